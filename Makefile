@@ -1,0 +1,49 @@
+# Set-up is part of every target: on a fresh machine `make serve` and `make test` install what they need
+# (a virtual environment in .venv, KaTeX from npm, and for the browser test Debian's chromium).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: setup serve test build lint format screenshot clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+/usr/bin/chromium:
+	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium
+
+setup: $(VENV)/.installed node_modules/.package-lock.json
+
+## serve: build the site and serve it on http://127.0.0.1:8000 (reloads on edits)
+serve: setup
+	$(BIN)/mkdocs serve
+
+## test: the whole suite: dlref against PyTorch, every page's code, snippets, the site build, a browser check
+test: setup /usr/bin/chromium
+	$(BIN)/python -m pytest
+
+## build: the static site for hosting, in site/
+build: setup
+	$(BIN)/mkdocs build --strict
+
+lint: setup
+	$(BIN)/ruff format --check . && $(BIN)/ruff check .
+
+format: setup
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+## screenshot: regenerate docs/assets/screenshot.png for the README (from a fresh build)
+screenshot: build /usr/bin/chromium
+	$(BIN)/python tests/screenshot.py site docs/assets/screenshot.png
+
+clean:
+	rm -rf site .cache

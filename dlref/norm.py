@@ -1,0 +1,328 @@
+r"""Batch normalisation and layer normalisation, written from their formulas.
+
+Both layers standardise activations, $\hat x = (x - \mu) / \sqrt{\sigma^2 + \epsilon}$, and then
+let the network undo that if it helps, $y = \gamma \hat x + \beta$. They differ in *which* values
+$\mu$ and $\sigma^2$ are averaged over:
+
+- **Batch norm** averages each channel over the batch (and over positions), so a sample's output
+  depends on the other samples in its batch. At evaluation time it uses running averages gathered
+  during training instead.
+- **Layer norm** averages each sample over its own features, so it does not depend on the batch
+  at all and behaves the same in training and evaluation.
+
+The modules take the same constructor arguments and have the same ``state_dict`` keys and shapes
+as ``torch.nn.BatchNorm1d``, ``torch.nn.BatchNorm2d`` and ``torch.nn.LayerNorm``, so weights load
+across in both directions.
+"""
+
+import torch
+from torch import nn
+
+
+class _BatchNorm(nn.Module):
+    r"""Batch normalisation over every dimension except the channel dimension (dim 1).
+
+    For each channel $c$, with $\mathcal{B}$ the $n$ values of that channel in the batch (all
+    samples, and all positions $L$ or $H \times W$):
+
+    $$\mu_c = \frac{1}{n} \sum_{i \in \mathcal{B}} x_i, \qquad
+      \sigma_c^2 = \frac{1}{n} \sum_{i \in \mathcal{B}} (x_i - \mu_c)^2,$$
+    $$\hat x = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}, \qquad
+      y = \gamma_c \hat x + \beta_c.$$
+
+    In training the running statistics follow the batch statistics,
+    $r_\mu \leftarrow (1 - m)\, r_\mu + m\, \mu_c$ and
+    $r_{\sigma^2} \leftarrow (1 - m)\, r_{\sigma^2} + m\, \hat\sigma^2_{\text{unbiased}}$ with
+    $\hat\sigma^2_{\text{unbiased}} = \frac{n}{n-1} \sigma_c^2$; in evaluation
+    $\mu_c$ and $\sigma_c^2$ are replaced by $r_\mu$ and $r_{\sigma^2}$.
+
+    Subclasses only say which input layouts they accept, in ``_layouts``.
+    """
+
+    _layouts: tuple[tuple[str, ...], ...]  # accepted input layouts, "C" is the channel dimension
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
+            raise ValueError(
+                f"{name} expects num_features to be a positive int, got {num_features!r}"
+            )
+        if eps < 0:
+            raise ValueError(f"{name} expects eps >= 0, got {eps!r}")
+        if momentum is not None and not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{name} expects momentum in [0, 1] or None, got {momentum!r}")
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        factory = {"device": device, "dtype": dtype}
+        if affine:
+            self.weight = nn.Parameter(torch.empty(num_features, **factory))  # gamma: (C,)
+            if bias:
+                self.bias = nn.Parameter(torch.empty(num_features, **factory))  # beta: (C,)
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.empty(num_features, **factory))  # (C,)
+            self.register_buffer("running_var", torch.empty(num_features, **factory))  # (C,)
+            self.register_buffer(
+                "num_batches_tracked", torch.tensor(0, dtype=torch.long, device=device)
+            )
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """Reset the running mean to 0, the running variance to 1 and the batch count to 0."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1.0)
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        r"""Reset the running statistics, and $\gamma$ to 1 and $\beta$ to 0 (the identity)."""
+        self.reset_running_stats()
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        """Raise a ValueError naming the accepted shapes unless ``x`` fits one of ``_layouts``."""
+        fits = any(x.ndim == len(layout) for layout in self._layouts)
+        if not fits or x.shape[1] != self.num_features:
+            wanted = " or ".join(
+                "(" + ", ".join(str(self.num_features) if d == "C" else d for d in layout) + ")"
+                for layout in self._layouts
+            )
+            raise ValueError(
+                f"{type(self).__name__} expects input of shape {wanted}, got {tuple(x.shape)}"
+            )
+
+    # --8<-- [start:batch-norm-forward]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise each channel of ``x`` (shape ``(B, C, *)``) and apply the affine map."""
+        self._check_input(x)
+        reduce_dims = [0, *range(2, x.ndim)]  # every dim but the channels: (0,), (0, 2), (0, 2, 3)
+        per_channel = (1, -1) + (1,) * (x.ndim - 2)  # view a (C,) vector as (1, C, 1, ...)
+
+        use_batch_stats = self.training or not self.track_running_stats
+        if use_batch_stats:
+            n = x.numel() // self.num_features  # values per channel
+            if n < 2:
+                raise ValueError(
+                    f"Expected more than 1 value per channel when training, got input of shape "
+                    f"{tuple(x.shape)}: batch statistics of a single value are meaningless (its "
+                    f"variance is 0, so every output would be beta, and the unbiased variance for "
+                    f"the running average divides by n - 1 = 0)"
+                )
+            mean = x.mean(dim=reduce_dims)  # (C,)
+            var = x.var(dim=reduce_dims, correction=0)  # (C,) biased: divides by n
+            if self.training and self.track_running_stats:
+                self._update_running_stats(mean, var, n)
+        else:
+            mean, var = self.running_mean, self.running_var  # (C,), (C,)
+
+        x_hat = (x - mean.view(per_channel)) / torch.sqrt(var.view(per_channel) + self.eps)
+        if self.weight is not None:
+            x_hat = x_hat * self.weight.view(per_channel)  # gamma, per channel
+        if self.bias is not None:
+            x_hat = x_hat + self.bias.view(per_channel)  # beta, per channel
+        return x_hat  # same shape as x
+
+    # --8<-- [end:batch-norm-forward]
+
+    # --8<-- [start:running-stats-update]
+    @torch.no_grad()
+    def _update_running_stats(self, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
+        r"""Move the running statistics towards this batch's: $r \leftarrow (1 - m)\, r + m\, s$.
+
+        The running variance tracks the *unbiased* batch variance $\frac{n}{n-1}\sigma^2$, since
+        it estimates the population's variance. With ``momentum=None`` the factor is
+        $m = 1/t$ for the $t$-th batch, which makes $r$ the plain average of all batches so far.
+
+        Args:
+            mean: The batch mean per channel, shape ``(C,)``.
+            var: The biased batch variance per channel, shape ``(C,)``.
+            n: How many values each channel's statistics were computed from.
+        """
+        self.num_batches_tracked += 1
+        # momentum=None: cumulative average (m = 1/t); otherwise an exponential moving average
+        m = 1.0 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
+        unbiased_var = var * n / (n - 1)  # (C,) Bessel's correction
+        self.running_mean.mul_(1 - m).add_(m * mean)  # (C,)
+        self.running_var.mul_(1 - m).add_(m * unbiased_var)  # (C,)
+
+    # --8<-- [end:running-stats-update]
+
+    def extra_repr(self) -> str:
+        """Summarise the settings the way ``torch.nn``'s batch norm layers do."""
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+# --8<-- [start:batch-norm-1d-2d]
+class BatchNorm1d(_BatchNorm):
+    r"""Batch norm of features ``(B, C)`` or sequences ``(B, C, L)``, like ``nn.BatchNorm1d``.
+
+    Each of the $C$ channels is normalised with the mean $\mu_c$ and biased variance $\sigma_c^2$
+    of its values over the batch (and the length $L$), then scaled and shifted:
+    $\hat x = (x - \mu_c)/\sqrt{\sigma_c^2 + \epsilon}$, $y = \gamma_c \hat x + \beta_c$.
+    Training also updates the running statistics,
+    $r \leftarrow (1 - m)\, r + m\, \hat\sigma^2_{\text{unbiased}}$ for the variance (and likewise
+    with $\mu_c$ for the mean), which evaluation mode uses in place of the batch's.
+
+    Args:
+        num_features: The number of channels $C$.
+        eps: Added to the variance before the square root, for numerical stability.
+        momentum: The factor $m$ of the running averages; ``None`` for a cumulative average.
+        affine: Whether to learn $\gamma$ (``weight``) and $\beta$ (``bias``), shape ``(C,)``.
+        track_running_stats: Whether to keep ``running_mean``, ``running_var`` and
+            ``num_batches_tracked``; if ``False``, batch statistics are used in every mode.
+        device: Where to create the parameters and buffers.
+        dtype: The floating-point type of the parameters and running statistics.
+        bias: Whether to learn $\beta$ when ``affine`` is true.
+    """
+
+    _layouts = (("B", "C"), ("B", "C", "L"))
+
+
+class BatchNorm2d(_BatchNorm):
+    r"""Batch normalisation of images ``(B, C, H, W)``, like ``nn.BatchNorm2d``.
+
+    Each of the $C$ channels is normalised with the mean $\mu_c$ and biased variance $\sigma_c^2$
+    of its $B \cdot H \cdot W$ values, then scaled and shifted:
+    $\hat x = (x - \mu_c)/\sqrt{\sigma_c^2 + \epsilon}$, $y = \gamma_c \hat x + \beta_c$.
+    Training also updates the running statistics,
+    $r \leftarrow (1 - m)\, r + m\, \hat\sigma^2_{\text{unbiased}}$ for the variance (and likewise
+    with $\mu_c$ for the mean), which evaluation mode uses in place of the batch's.
+
+    Args:
+        num_features: The number of channels $C$.
+        eps: Added to the variance before the square root, for numerical stability.
+        momentum: The factor $m$ of the running averages; ``None`` for a cumulative average.
+        affine: Whether to learn $\gamma$ (``weight``) and $\beta$ (``bias``), shape ``(C,)``.
+        track_running_stats: Whether to keep ``running_mean``, ``running_var`` and
+            ``num_batches_tracked``; if ``False``, batch statistics are used in every mode.
+        device: Where to create the parameters and buffers.
+        dtype: The floating-point type of the parameters and running statistics.
+        bias: Whether to learn $\beta$ when ``affine`` is true.
+    """
+
+    _layouts = (("B", "C", "H", "W"),)
+
+
+# --8<-- [end:batch-norm-1d-2d]
+
+
+class LayerNorm(nn.Module):
+    r"""Layer normalisation over the trailing ``normalized_shape`` dims, like ``nn.LayerNorm``.
+
+    For each sample (for a transformer: each token), with $\mathcal{N}$ the $n$ values in its
+    last ``len(normalized_shape)`` dimensions:
+
+    $$\mu = \frac{1}{n} \sum_{i \in \mathcal{N}} x_i, \qquad
+      \sigma^2 = \frac{1}{n} \sum_{i \in \mathcal{N}} (x_i - \mu)^2, \qquad
+      y = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta.$$
+
+    The statistics come from the sample itself, never from the rest of the batch, so there are
+    no running statistics, training and evaluation compute the same thing, and a batch of one
+    (or sequences of any length) is fine. $\gamma$ and $\beta$ have shape ``normalized_shape``:
+    one value per normalised element, not per channel as in batch norm.
+
+    Args:
+        normalized_shape: The trailing shape to normalise over, an int or a tuple of ints.
+        eps: Added to the variance before the square root, for numerical stability.
+        elementwise_affine: Whether to learn $\gamma$ (``weight``) and $\beta$ (``bias``).
+        bias: Whether to learn $\beta$ when ``elementwise_affine`` is true.
+        device: Where to create the parameters.
+        dtype: The floating-point type of the parameters.
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...] | list[int] | torch.Size,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        shape = tuple(shape)
+        if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
+            raise ValueError(
+                f"LayerNorm expects normalized_shape to be a positive int or a non-empty tuple of "
+                f"positive ints, got {normalized_shape!r}"
+            )
+        if eps < 0:
+            raise ValueError(f"LayerNorm expects eps >= 0, got {eps!r}")
+        self.normalized_shape = shape
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        factory = {"device": device, "dtype": dtype}
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.empty(shape, **factory))  # gamma: normalized_shape
+            if bias:
+                self.bias = nn.Parameter(torch.empty(shape, **factory))  # beta: normalized_shape
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        r"""Reset $\gamma$ to 1 and $\beta$ to 0 (the identity)."""
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    # --8<-- [start:layer-norm-forward]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise ``x`` of shape ``(*, *normalized_shape)`` over its trailing dimensions."""
+        k = len(self.normalized_shape)
+        if tuple(x.shape[-k:]) != self.normalized_shape:
+            wanted = ", ".join(["*", *map(str, self.normalized_shape)])
+            raise ValueError(f"LayerNorm expects input of shape ({wanted}), got {tuple(x.shape)}")
+        dims = tuple(range(-k, 0))  # the trailing normalized_shape dims
+        mean = x.mean(dim=dims, keepdim=True)  # (*, 1, ..., 1): one mean per sample
+        var = x.var(dim=dims, correction=0, keepdim=True)  # (*, 1, ..., 1) biased
+        x_hat = (x - mean) / torch.sqrt(var + self.eps)  # (*, *normalized_shape)
+        if self.weight is not None:
+            x_hat = x_hat * self.weight  # gamma: (*normalized_shape), broadcast over *
+        if self.bias is not None:
+            x_hat = x_hat + self.bias  # beta: (*normalized_shape)
+        return x_hat
+
+    # --8<-- [end:layer-norm-forward]
+
+    def extra_repr(self) -> str:
+        """Summarise the settings the way ``torch.nn.LayerNorm`` does."""
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )

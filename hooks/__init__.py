@@ -1,0 +1,1 @@
+"""Build-time machinery of the site: page execution (``pages``) and the MkDocs hook (``execute``)."""

@@ -1,0 +1,334 @@
+"""Find, expand and execute the Python code blocks of a documentation page.
+
+One engine serves both the test harness (``conftest.py``) and the site build (``hooks/execute.py``),
+so what the tests run is exactly what the site shows:
+
+- ``parse_blocks`` finds every fenced Python block of a Markdown page (also inside admonitions and
+  tabs), with the line it starts on.
+- Include lines (``--8<-- "dlref/autograd.py:value"``) are expanded with pymdownx.snippets' own
+  preprocessor, configured as in ``mkdocs.yml``, so the code matches the built page to the letter.
+- ``run_page`` executes the blocks in page order in one shared namespace, like a notebook, with
+  ``__name__ == "__main__"``. A block that is only an include of a ``snippets/`` file runs as that
+  complete program, in a fresh namespace; one that includes a piece of ``dlref`` runs in (a copy
+  of) that module's namespace, where its imports live. Each block is compiled under its real file
+  name and line, so a traceback points at the page line (or the included file's line).
+- Printed output and matplotlib figures are captured per block, for the site to show.
+- ``cached_run`` keys a successful run by the page's expanded code and the sources of ``dlref``
+  and ``snippets``, so the site build reuses what the tests just ran, and editing prose never
+  re-executes anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import importlib
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+CACHE_DIR = ROOT / ".cache" / "pages"
+CACHE_FORMAT = 1
+PYTHON_LANGUAGES = {"python", "py", "python3"}
+SNIPPET_CONFIG = {"base_path": [str(ROOT)], "check_paths": True, "dedent_subsections": True}
+
+_FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*)$")
+_INCLUDE = re.compile(r"""^\s*-{1,}8<-{1,}\s+(?P<q>["'])(?P<target>[^"']+)(?P=q)\s*$""")
+
+
+@dataclass
+class Block:
+    """One fenced code block of a page.
+
+    Attributes:
+        page: Path of the page, relative to the repository root.
+        line: 1-based line of the opening fence in the page.
+        indent: The fence's indentation (inside admonitions or tabs).
+        end_line: 1-based line of the closing fence.
+        source: The block's text as written (include lines not expanded).
+        code: The block's text with include lines expanded, as the site shows it.
+        include: For a block that is one include line, its target (``path`` or ``path:section``).
+    """
+
+    page: str
+    line: int
+    indent: str
+    end_line: int
+    source: str
+    code: str
+    include: str | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+@dataclass
+class BlockOutput:
+    """What one block printed and drew."""
+
+    line: int
+    stdout: str = ""
+    figures: list[dict[str, str]] = field(default_factory=list)  # {"png": base64, "alt": text}
+
+
+@dataclass
+class PageRun:
+    """The result of executing one page."""
+
+    page: str
+    key: str
+    device: str
+    seconds: float
+    outputs: list[BlockOutput]
+
+
+class BlockError(Exception):
+    """A block of a page raised; the message names the page, the line and the traceback."""
+
+    def __init__(self, block: Block, exc: BaseException):
+        self.block = block
+        self.exc = exc
+        frames = traceback.extract_tb(exc.__traceback__)
+        # Keep the frames in the page, in dlref and in snippets: the reader's code, not ours.
+        keep = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent))]
+        trace = "".join(traceback.format_list(keep)).replace(f"{ROOT}/", "")
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        super().__init__(
+            f"{block.location}: this code block failed\n"
+            f"{trace}{detail}"
+        )
+
+
+def _snippet_preprocessor():
+    import markdown
+
+    md = markdown.Markdown(
+        extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": SNIPPET_CONFIG}
+    )
+    return md.preprocessors["snippet"]
+
+
+def _expand(lines: list[str]) -> str:
+    """Expand ``--8<--`` include lines exactly as the site build does."""
+    if not any("8<" in line for line in lines):
+        return "\n".join(lines)
+    return "\n".join(_snippet_preprocessor().run(list(lines)))
+
+
+def _language(info: str) -> str:
+    """The language of a fence's info string: ``python title="x"`` and ``{.python}`` alike."""
+    info = info.strip()
+    if info.startswith("{"):
+        match = re.search(r"\.([\w+-]+)", info)
+        return match.group(1) if match else ""
+    return info.split(maxsplit=1)[0] if info else ""
+
+
+def parse_blocks(text: str, page: str) -> list[Block]:
+    """Return the Python blocks of a Markdown page, in order.
+
+    Args:
+        text: The page's Markdown.
+        page: The page's path relative to the repository root (used in messages).
+
+    Raises:
+        ValueError: For an unclosed fence, or a ``pycon`` block (pasted output is not allowed;
+            write a ``python`` block and let the build show what it prints).
+    """
+    lines = text.split("\n")
+    blocks = []
+    i = 0
+    while i < len(lines):
+        match = _FENCE_OPEN.match(lines[i])
+        if not match:
+            i += 1
+            continue
+        indent, fence, info = match["indent"], match["fence"], match["info"]
+        close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
+        j = i + 1
+        while j < len(lines) and not close.match(lines[j]):
+            j += 1
+        if j == len(lines):
+            raise ValueError(f"{page}:{i + 1}: code fence {fence!r} is never closed")
+        language = _language(info)
+        if language == "pycon":
+            raise ValueError(
+                f"{page}:{i + 1}: pycon blocks show pasted output; use a python block instead "
+                "and the build shows what it prints"
+            )
+        if language in PYTHON_LANGUAGES:
+            body = [line[len(indent) :] if line.startswith(indent) else line for line in lines[i + 1 : j]]
+            includes = [_INCLUDE.match(line) for line in body if line.strip()]
+            only_include = len(includes) == 1 and includes[0] is not None
+            blocks.append(
+                Block(
+                    page=page,
+                    line=i + 1,
+                    indent=indent,
+                    end_line=j + 1,
+                    source="\n".join(body),
+                    code=_expand(body),
+                    include=includes[0]["target"] if only_include else None,
+                )
+            )
+        i = j + 1
+    return blocks
+
+
+def page_blocks(page: Path) -> list[Block]:
+    """Parse the blocks of the page at ``page`` (any path under the repository)."""
+    page = Path(page).resolve()
+    name = page.relative_to(ROOT) if page.is_relative_to(ROOT) else page
+    return parse_blocks(page.read_text(encoding="utf-8"), str(name))
+
+
+def _include_origin(target: str) -> tuple[Path, int]:
+    """The file an include reads and the line its text starts after (for tracebacks)."""
+    path, _, section = target.partition(":")
+    file = ROOT / path
+    if not section:
+        return file, 0
+    if section[0].isdigit():  # a line range, "path:12:30"
+        return file, int(section.split(":")[0]) - 1
+    marker = re.compile(rf"-8<-\s*\[\s*start\s*:\s*{re.escape(section)}\s*\]")
+    for number, line in enumerate(file.read_text(encoding="utf-8").split("\n"), start=1):
+        if marker.search(line):
+            return file, number
+    return file, 0
+
+
+def _namespace_for(block: Block, page_namespace: dict) -> tuple[dict, str, int]:
+    """Where a block runs: its namespace, the file name it is compiled under, its line offset."""
+    if block.include is None:
+        return page_namespace, str(ROOT / block.page), block.line
+    file, offset = _include_origin(block.include)
+    relative = file.relative_to(ROOT)
+    if relative.parts[0] == "dlref":
+        module = importlib.import_module(".".join(relative.with_suffix("").parts))
+        return dict(vars(module)), str(file), offset
+    if relative.parts[0] == "snippets" and ":" not in block.include:
+        return {"__name__": "__main__", "__file__": str(file)}, str(file), offset
+    return page_namespace, str(file), offset
+
+
+def _take_figures() -> list[dict[str, str]]:
+    """Save every open matplotlib figure as a base64 PNG (with its titles as alt text), close it."""
+    if "matplotlib.pyplot" not in sys.modules:
+        return []
+    import matplotlib.pyplot as plt
+
+    images = []
+    for number in plt.get_fignums():
+        figure = plt.figure(number)
+        titles = [figure.get_suptitle()] + [axes.get_title() for axes in figure.axes]
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+        images.append(
+            {
+                "png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+                "alt": "; ".join(t for t in titles if t) or "Figure drawn by the code above",
+            }
+        )
+    plt.close("all")
+    return images
+
+
+@contextlib.contextmanager
+def _page_environment(page: str):
+    """Run in a scratch directory, with a non-interactive matplotlib, restoring state after."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    old_cwd, old_argv = os.getcwd(), sys.argv
+    with tempfile.TemporaryDirectory(prefix="dlref-page-") as scratch, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
+        os.chdir(scratch)
+        sys.argv = [page]
+        try:
+            yield
+        finally:
+            os.chdir(old_cwd)
+            sys.argv = old_argv
+            _take_figures()
+
+
+def execute_blocks(blocks: list[Block]) -> list[BlockOutput]:
+    """Execute blocks in order in one page namespace; raise ``BlockError`` at the first failure."""
+    outputs = []
+    page = blocks[0].page if blocks else ""
+    namespace = {"__name__": "__main__", "__file__": str(ROOT / page)}
+    with _page_environment(page):
+        for block in blocks:
+            target, filename, offset = _namespace_for(block, namespace)
+            stdout = io.StringIO()
+            try:
+                code = compile("\n" * offset + block.code, filename, "exec")
+                with contextlib.redirect_stdout(stdout):
+                    exec(code, target)  # noqa: S102 - executing the page is the point
+            except BaseException as exc:  # noqa: BLE001 - reported with the page and line
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                raise BlockError(block, exc) from exc
+            outputs.append(BlockOutput(block.line, stdout.getvalue(), _take_figures()))
+    return outputs
+
+
+def _source_fingerprint() -> str:
+    """A hash of everything a page's code can import from this repository."""
+    digest = hashlib.sha256()
+    for folder in ("dlref", "snippets"):
+        for file in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(str(file.relative_to(ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _device_name() -> str:
+    from dlref import get_device
+
+    return get_device().type
+
+
+def cache_key(blocks: list[Block]) -> str:
+    """The key of a page run: its expanded code, the repository's code, the device, the format."""
+    digest = hashlib.sha256(f"{CACHE_FORMAT}:{_device_name()}:{_source_fingerprint()}".encode())
+    for block in blocks:
+        digest.update(block.code.encode())
+    return digest.hexdigest()[:32]
+
+
+def run_page(page: Path) -> PageRun:
+    """Execute every Python block of ``page`` and store the result in the cache.
+
+    Raises:
+        BlockError: If a block raises; the message names the page and the block's line.
+    """
+    blocks = page_blocks(page)
+    start = time.perf_counter()
+    outputs = execute_blocks(blocks)
+    seconds = time.perf_counter() - start
+    run = PageRun(blocks[0].page if blocks else str(page), cache_key(blocks), _device_name(),
+                  seconds, outputs)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    (CACHE_DIR / f"{run.key}.json").write_text(json.dumps(asdict(run)), encoding="utf-8")
+    return run
+
+
+def cached_run(page: Path) -> PageRun | None:
+    """The stored run of ``page``'s current code, or ``None`` if it has not run since it changed."""
+    file = CACHE_DIR / f"{cache_key(page_blocks(page))}.json"
+    if not file.exists():
+        return None
+    data = json.loads(file.read_text(encoding="utf-8"))
+    data["outputs"] = [BlockOutput(**output) for output in data["outputs"]]
+    return PageRun(**data)

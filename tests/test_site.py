@@ -1,0 +1,71 @@
+"""The built site: it builds strictly, and every Python block a reader sees was executed."""
+
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+
+from hooks import pages
+from tests.page_harness import page_files
+from tests.site_build import html_page_for
+
+pytestmark = pytest.mark.site
+
+PYTHON_CLASS = re.compile(r"^language-(python|py|python3|pycon)$")
+
+
+def normalise(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip("\n").split("\n"))
+
+
+def python_blocks(html: str) -> list[str]:
+    """The text of every Python code block on an HTML page (API signatures excluded)."""
+    soup = BeautifulSoup(html, "html.parser")
+    blocks = []
+    for container in soup.find_all(class_=PYTHON_CLASS):
+        if "doc-signature" in container.get("class", []):
+            continue
+        code = container.find("code")
+        assert code is not None, f"a Python block without <code>: {str(container)[:200]}"
+        blocks.append(code.get_text())
+    return blocks
+
+
+def test_site_builds_strict(built_site):
+    assert (built_site.directory / "index.html").exists()
+    print(f"site built in {built_site.seconds:.1f} s")
+
+
+def test_every_python_block_on_the_site_was_executed(built_site, page_runs):
+    executed = {
+        page: {normalise(block.code) for block in pages.page_blocks(pages.ROOT / page)}
+        for page in page_runs
+    }
+    shown, missing = 0, []
+    html_files = set(built_site.directory.rglob("*.html"))
+    for markdown in page_files():
+        html_file = html_page_for(markdown, built_site.directory)
+        html_files.discard(html_file)
+        page = str(markdown.relative_to(pages.ROOT))
+        for code in python_blocks(html_file.read_text(encoding="utf-8")):
+            shown += 1
+            if normalise(code) not in executed.get(page, set()):
+                missing.append(f"{page}: {normalise(code).splitlines()[0]!r}")
+    for html_file in sorted(html_files):  # pages not written in Markdown (404, generated ones)
+        for code in python_blocks(html_file.read_text(encoding="utf-8")):
+            missing.append(f"{html_file.relative_to(built_site.directory)}: {code[:60]!r}")
+    assert not missing, "Python blocks on the site that no test executed:\n" + "\n".join(missing)
+    assert shown == sum(len(run.outputs) for run in page_runs.values())
+    print(f"{shown} Python blocks on the site, all executed")
+
+
+def test_pages_show_what_their_code_printed(built_site, page_runs):
+    """Outputs on the site are those of the run, inserted after their block."""
+    for page, run in page_runs.items():
+        html = html_page_for(pages.ROOT / page, built_site.directory).read_text(encoding="utf-8")
+        text = BeautifulSoup(html, "html.parser").get_text()
+        for output in run.outputs:
+            for line in output.stdout.strip().splitlines()[:3]:
+                assert line.strip() in text, f"{page}:{output.line}: output {line!r} not on the page"
+        figures = sum(len(output.figures) for output in run.outputs)
+        assert html.count('class="dlref-figure"') == figures, f"{page}: figures missing"
