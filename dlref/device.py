@@ -3,7 +3,7 @@
 import torch
 
 
-# --8<-- [start:get_device]
+# --8<-- [start:get-device]
 def get_device() -> torch.device:
     """Return the best available device: CUDA, then Apple's MPS, then the CPU.
 
@@ -20,4 +20,4 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
-# --8<-- [end:get_device]
+# --8<-- [end:get-device]

@@ -1,0 +1,374 @@
+r"""Backpropagation written out by hand: an MLP whose gradients are matrix products.
+
+No autograd here: the forward pass keeps what the backward pass needs, and the backward pass
+applies the chain rule layer by layer with plain tensor operations (under ``torch.no_grad()``).
+
+Notation, for a batch of $B$ rows and layers $l = 1, \dots, L$ of widths $n_0, \dots, n_L$:
+
+$$a_0 = x \in \mathbb{R}^{B \times n_0}, \qquad
+  z_l = a_{l-1} W_l^\top + b_l \in \mathbb{R}^{B \times n_l}, \qquad
+  a_l = \phi(z_l) \;\; (l < L),$$
+
+with $W_l \in \mathbb{R}^{n_l \times n_{l-1}}$ and $b_l \in \mathbb{R}^{n_l}$ shaped like
+``nn.Linear``'s ``weight`` and ``bias``. The last layer has no activation: $z_L$ are the logits,
+and the loss $\mathcal{L}$ is the mean cross-entropy over the batch. Writing
+$\delta_l = \partial \mathcal{L} / \partial z_l \in \mathbb{R}^{B \times n_l}$, backpropagation is
+
+$$\delta_L = \frac{\partial \mathcal{L}}{\partial z_L}, \qquad
+  \frac{\partial \mathcal{L}}{\partial W_l} = \delta_l^\top a_{l-1}, \qquad
+  \frac{\partial \mathcal{L}}{\partial b_l} = \sum_{b=1}^{B} \delta_{l,b}, \qquad
+  \delta_{l-1} = (\delta_l W_l) \odot \phi'(z_{l-1}).$$
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from itertools import pairwise
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+
+# --8<-- [start:softmax-cross-entropy]
+def softmax_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Mean cross-entropy of ``logits`` against class ``targets``, and its gradient.
+
+    With $p = \mathrm{softmax}(z)$ row by row and $y$ the target classes,
+
+    $$\mathcal{L} = -\frac{1}{B} \sum_{b} \log p_{b, y_b}, \qquad
+      \frac{\partial \mathcal{L}}{\partial z} = \frac{p - \mathrm{onehot}(y)}{B}.$$
+
+    $\log p$ is computed with the log-sum-exp trick, $\log p_{bc} = s_{bc} - \log \sum_k e^{s_{bk}}$
+    with $s_b = z_b - \max_k z_{bk}$, so that no exponential overflows, even for logits of $10^4$.
+
+    Args:
+        logits: Unnormalised scores of shape ``(B, C)``.
+        targets: Class indices of shape ``(B,)``, integers in ``[0, C)``.
+
+    Returns:
+        The loss (a 0-d tensor, as ``F.cross_entropy`` returns) and ``dlogits`` of shape ``(B, C)``.
+
+    Raises:
+        ValueError: If the shapes do not match or a target is out of range.
+        TypeError: If ``targets`` is not an integer tensor.
+    """
+    if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        raise TypeError(
+            f"softmax_cross_entropy expects tensors, got {type(logits).__name__} logits and "
+            f"{type(targets).__name__} targets"
+        )
+    if logits.ndim != 2:
+        raise ValueError(f"softmax_cross_entropy expects logits (B, C), got {tuple(logits.shape)}")
+    batch, classes = logits.shape
+    if batch == 0 or classes == 0:
+        raise ValueError(
+            f"softmax_cross_entropy expects a non-empty batch, got {tuple(logits.shape)}"
+        )
+    if targets.shape != (batch,):
+        raise ValueError(
+            f"softmax_cross_entropy expects targets of shape ({batch},), got {tuple(targets.shape)}"
+        )
+    if targets.dtype.is_floating_point or targets.dtype.is_complex or targets.dtype == torch.bool:
+        raise TypeError(f"softmax_cross_entropy expects integer targets, got {targets.dtype}")
+    if targets.min() < 0 or targets.max() >= classes:
+        raise ValueError(
+            f"softmax_cross_entropy expects targets in [0, {classes}), got values in "
+            f"[{targets.min().item()}, {targets.max().item()}]"
+        )
+    with torch.no_grad():
+        rows = torch.arange(batch, device=logits.device)  # (B,)
+        shifted = logits - logits.max(dim=1, keepdim=True).values  # (B, C), max of each row is 0
+        log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()  # (B, C)
+        loss = -log_probs[rows, targets].mean()  # ()
+        dlogits = log_probs.exp()  # (B, C) softmax
+        dlogits[rows, targets] -= 1.0  # p - onehot(y)
+        dlogits /= batch
+    return loss, dlogits
+
+
+# --8<-- [end:softmax-cross-entropy]
+
+
+class Activation(NamedTuple):
+    r"""A hidden-layer nonlinearity $\phi$, its derivative and its ``torch.nn`` module.
+
+    Attributes:
+        function: $a = \phi(z)$, elementwise.
+        derivative: $\phi'(z)$, given ``z`` and ``a`` (whichever makes it cheaper).
+        module: The ``torch.nn`` class that computes the same $\phi$.
+    """
+
+    function: Callable[[torch.Tensor], torch.Tensor]
+    derivative: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    module: type[nn.Module]
+
+
+# --8<-- [start:activations]
+ACTIVATIONS: dict[str, Activation] = {
+    "tanh": Activation(torch.tanh, lambda z, a: 1.0 - a**2, nn.Tanh),  # 1 - tanh(z)^2
+    "sigmoid": Activation(torch.sigmoid, lambda z, a: a * (1.0 - a), nn.Sigmoid),  # s(1 - s)
+    "relu": Activation(torch.relu, lambda z, a: (z > 0).to(z.dtype), nn.ReLU),  # 0 at z = 0
+}
+"""The hidden-layer activations `ManualMLP` knows, by name."""
+# --8<-- [end:activations]
+
+
+# --8<-- [start:manual-mlp]
+class ManualMLP:
+    r"""A multilayer perceptron trained by hand-written backpropagation (autograd is not used).
+
+    Layer $l$ holds ``weights[l - 1]`` $= W_l$ of shape ``(n_l, n_{l-1})`` and ``biases[l - 1]``
+    $= b_l$ of shape ``(n_l,)``, laid out and initialised like ``nn.Linear``:
+    $W_l, b_l \sim \mathcal{U}(-1/\sqrt{n_{l-1}},\, 1/\sqrt{n_{l-1}})$. Hidden layers apply
+    ``activation``; the last layer returns logits. See the module docstring for the notation.
+    With ``generator=None``, the same seed gives the same weights as the ``nn.Linear`` layers of
+    `to_torch` would draw.
+
+    Args:
+        sizes: Layer widths $n_0, \dots, n_L$: inputs, hidden layers, classes (at least two).
+        activation: Hidden-layer nonlinearity, one of ``"tanh"``, ``"relu"``, ``"sigmoid"``.
+        generator: Random generator for the initial weights (PyTorch's global one if ``None``).
+        dtype: Floating-point type of the parameters.
+        device: Where the parameters live.
+
+    Raises:
+        ValueError: If ``sizes`` has fewer than two entries or one is not a positive int, or
+            ``activation`` is unknown.
+
+    Example:
+        >>> mlp = ManualMLP([2, 16, 2], "tanh", generator=torch.Generator().manual_seed(0))
+        >>> x, y = torch.randn(8, 2, dtype=torch.float64), torch.randint(0, 2, (8,))
+        >>> loss, dlogits = softmax_cross_entropy(mlp.forward(x), y)
+        >>> mlp.sgd_step(mlp.backward(dlogits), lr=0.1)
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "tanh",
+        *,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if (
+            isinstance(sizes, str)
+            or not isinstance(sizes, Sequence)
+            or len(sizes) < 2
+            or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes)
+            or min(sizes) < 1
+        ):
+            raise ValueError(
+                f"ManualMLP expects sizes as at least two positive ints (inputs, ..., classes), "
+                f"got {sizes!r}"
+            )
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"ManualMLP expects activation in {sorted(ACTIVATIONS)}, got {activation!r}"
+            )
+        self.sizes = tuple(int(n) for n in sizes)
+        self.activation = activation
+        self.weights: list[torch.Tensor] = []
+        self.biases: list[torch.Tensor] = []
+        for fan_in, fan_out in pairwise(self.sizes):
+            bound = 1.0 / math.sqrt(fan_in)
+            w = torch.empty(fan_out, fan_in, dtype=dtype, device=device)  # (n_l, n_{l-1})
+            b = torch.empty(fan_out, dtype=dtype, device=device)  # (n_l,)
+            self.weights.append(w.uniform_(-bound, bound, generator=generator))
+            self.biases.append(b.uniform_(-bound, bound, generator=generator))
+        self._cache: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
+
+    # --8<-- [end:manual-mlp]
+
+    @property
+    def num_layers(self) -> int:
+        """The number $L$ of linear layers."""
+        return len(self.weights)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        """Raise a clear error unless ``x`` is a ``(B, n_0)`` tensor of the parameters' dtype."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"ManualMLP expects x as a torch.Tensor, got {type(x).__name__}")
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:
+            raise ValueError(
+                f"ManualMLP expects x of shape (B, {self.sizes[0]}), got {tuple(x.shape)}"
+            )
+        if x.dtype != self.weights[0].dtype:
+            raise TypeError(
+                f"ManualMLP has {self.weights[0].dtype} parameters, got x of dtype {x.dtype}"
+            )
+
+    # --8<-- [start:forward]
+    @torch.no_grad()
+    def _forward(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """Return the logits $z_L$, the layer inputs $a_0..a_{L-1}$ and $z_1..z_{L-1}$."""
+        phi = ACTIVATIONS[self.activation].function
+        inputs, pre_activations = [], []  # what backward needs
+        a = x  # (B, n_0)
+        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
+            inputs.append(a)
+            z = a @ w.T + b  # (B, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,) -> (B, n_l)
+            pre_activations.append(z)
+            a = phi(z)  # (B, n_l)
+        inputs.append(a)
+        logits = a @ self.weights[-1].T + self.biases[-1]  # (B, n_L), no activation
+        return logits, inputs, pre_activations
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Compute the logits $z_L$ for ``x`` and keep what `backward` needs.
+
+        Args:
+            x: Inputs of shape ``(B, n_0)``.
+
+        Returns:
+            Logits of shape ``(B, n_L)``.
+
+        Raises:
+            ValueError: If ``x`` is not of shape ``(B, n_0)``.
+            TypeError: If ``x`` is not a tensor of the parameters' dtype.
+        """
+        self._check_input(x)
+        logits, inputs, pre_activations = self._forward(x)
+        self._cache = (inputs, pre_activations)
+        return logits
+
+    # --8<-- [end:forward]
+
+    # --8<-- [start:backward]
+    @torch.no_grad()
+    def backward(self, dlogits: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        r"""Backpropagate $\delta_L = \partial \mathcal{L}/\partial z_L$ through the last `forward`.
+
+        Args:
+            dlogits: $\delta_L$, of the logits' shape ``(B, n_L)``.
+
+        Returns:
+            ``[(dW_1, db_1), ..., (dW_L, db_L)]``: $\partial \mathcal{L}/\partial W_l$ shaped
+            like ``weights[l - 1]`` and $\partial \mathcal{L}/\partial b_l$ like ``biases[l - 1]``.
+
+        Raises:
+            RuntimeError: If `forward` has not been called.
+            ValueError: If ``dlogits`` does not have the shape of the last logits.
+        """
+        if self._cache is None:
+            raise RuntimeError("ManualMLP.backward called before forward: run forward(x) first")
+        inputs, pre_activations = self._cache
+        expected = (inputs[0].shape[0], self.sizes[-1])
+        if tuple(dlogits.shape) != expected:
+            raise ValueError(
+                f"ManualMLP.backward expects dlogits of shape {expected} (the logits' shape), "
+                f"got {tuple(dlogits.shape)}"
+            )
+        phi_prime = ACTIVATIONS[self.activation].derivative
+        grads = []
+        delta = dlogits  # (B, n_L)
+        for layer in reversed(range(self.num_layers)):
+            dw = delta.T @ inputs[layer]  # (n_l, B) @ (B, n_{l-1}) -> (n_l, n_{l-1})
+            db = delta.sum(dim=0)  # (n_l,)
+            grads.append((dw, db))
+            if layer > 0:
+                z, a = pre_activations[layer - 1], inputs[layer]  # z_{l-1}, a_{l-1} = phi(z_{l-1})
+                delta = (delta @ self.weights[layer]) * phi_prime(z, a)  # (B, n_{l-1})
+        return grads[::-1]
+
+    # --8<-- [end:backward]
+
+    @torch.no_grad()
+    def sgd_step(self, grads: Sequence[tuple[torch.Tensor, torch.Tensor]], lr: float) -> None:
+        r"""Update the parameters in place by one step of gradient descent.
+
+        $W_l \leftarrow W_l - \eta\, \partial \mathcal{L}/\partial W_l$ and
+        $b_l \leftarrow b_l - \eta\, \partial \mathcal{L}/\partial b_l$ for every layer.
+
+        Args:
+            grads: What `backward` returned, one ``(dW, db)`` per layer.
+            lr: The learning rate $\eta > 0$.
+
+        Raises:
+            ValueError: If ``lr`` is not positive or ``grads`` does not match the layers.
+        """
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+            raise ValueError(f"sgd_step expects a positive learning rate, got {lr!r}")
+        if len(grads) != self.num_layers:
+            raise ValueError(f"sgd_step expects {self.num_layers} (dW, db) pairs, got {len(grads)}")
+        for w, b, (dw, db) in zip(self.weights, self.biases, grads, strict=True):
+            if dw.shape != w.shape or db.shape != b.shape:
+                raise ValueError(
+                    f"sgd_step expects gradients of shapes {tuple(w.shape)} and {tuple(b.shape)}, "
+                    f"got {tuple(dw.shape)} and {tuple(db.shape)}"
+                )
+            w.sub_(lr * dw)
+            b.sub_(lr * db)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the predicted class of each row of ``x``, as a ``(B,)`` tensor of indices.
+
+        Unlike `forward`, this leaves what `backward` will use untouched.
+
+        Raises:
+            ValueError: If ``x`` is not of shape ``(B, n_0)``.
+            TypeError: If ``x`` is not a tensor of the parameters' dtype.
+        """
+        self._check_input(x)
+        logits, _, _ = self._forward(x)  # (B, n_L)
+        return logits.argmax(dim=1)  # (B,)
+
+    def to_torch(self) -> nn.Sequential:
+        """Return the same network as ``nn.Sequential(Linear, act, ..., Linear)``, weights copied.
+
+        PyTorch's autograd can then check `backward`. The state_dict keys are ``0.weight``,
+        ``0.bias``, ``2.weight``, ... (activations hold no parameters).
+        """
+        layers: list[nn.Module] = []
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            linear = nn.Linear(w.shape[1], w.shape[0], dtype=w.dtype, device=w.device)
+            with torch.no_grad():
+                linear.weight.copy_(w)
+                linear.bias.copy_(b)
+            layers.append(linear)
+            if layer < self.num_layers - 1:
+                layers.append(ACTIVATIONS[self.activation].module())
+        return nn.Sequential(*layers)
+
+    @classmethod
+    def from_torch(cls, model: nn.Sequential) -> ManualMLP:
+        """Build a ManualMLP with copies of the weights of ``Linear, act, Linear, ..., Linear``.
+
+        Args:
+            model: An ``nn.Sequential`` of ``nn.Linear`` layers, each but the last followed by
+                the same activation module (``nn.Tanh``, ``nn.ReLU`` or ``nn.Sigmoid``).
+
+        Raises:
+            ValueError: If ``model`` does not have that layout.
+        """
+        modules = list(model) if isinstance(model, nn.Sequential) else []
+        linears, acts = modules[::2], modules[1::2]
+        module_names = {spec.module: name for name, spec in ACTIVATIONS.items()}
+        act_names = {module_names.get(type(m)) for m in acts}
+        layout_ok = (
+            len(modules) % 2 == 1
+            and all(isinstance(m, nn.Linear) and m.bias is not None for m in linears)
+            and len(act_names) <= 1
+            and None not in act_names
+            and all(a.out_features == b.in_features for a, b in pairwise(linears))
+        )
+        if not layout_ok:
+            raise ValueError(
+                "ManualMLP.from_torch expects nn.Sequential(Linear, act, Linear, ..., Linear) with "
+                f"one activation among {sorted(module_names.values())}, got {model!r}"
+            )
+        sizes = [linears[0].in_features] + [m.out_features for m in linears]
+        first = linears[0].weight
+        activation = act_names.pop() if act_names else "tanh"  # no hidden layer: any will do
+        scratch = torch.Generator(device=first.device)  # leaves the global RNG untouched
+        mlp = cls(sizes, activation, generator=scratch, dtype=first.dtype, device=first.device)
+        mlp.weights = [m.weight.detach().clone() for m in linears]
+        mlp.biases = [m.bias.detach().clone() for m in linears]
+        return mlp

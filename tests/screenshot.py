@@ -1,0 +1,22 @@
+"""Take the README's screenshot of a built page: ``python tests/screenshot.py SITE_DIR OUT.png``."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.browser import offline_page, serve  # noqa: E402 - after the path is set
+
+PAGE = "foundations/backpropagation/"
+
+
+def main(site: Path, out: Path) -> None:
+    with serve(site) as base_url, offline_page(base_url) as (page, _):
+        page.goto(base_url + PAGE, wait_until="networkidle")
+        page.wait_for_selector(".arithmatex .katex")
+        page.locator("#the-chain-rule-on-a-computational-graph").scroll_into_view_if_needed()
+        page.screenshot(path=str(out))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))
