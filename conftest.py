@@ -1,3 +1,3 @@
-"""Pytest configuration for the whole repository: every page of docs/ is a test (see tests/page_harness.py)."""
+"""Every page under docs/ is a test of its code: see tests/page_harness.py."""
 
 pytest_plugins = ["tests.page_harness"]

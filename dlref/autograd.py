@@ -11,7 +11,7 @@ $$\frac{\partial L}{\partial x} = \sum_{y \,:\, x \in \mathrm{inputs}(y)}
 Each closure adds ``out.grad * local_derivative`` into its inputs' ``grad`` (``+=``, never ``=``),
 so a node used on several paths collects the sum over all of them.
 
-Example:
+Examples:
     >>> x = Value(2.0)
     >>> y = x * x + 3 * x  # dy/dx = 2x + 3
     >>> y.backward()

@@ -1,1 +1,1 @@
-"""Build-time machinery of the site: page execution (``pages``) and the MkDocs hook (``execute``)."""
+"""The site's build machinery: page execution (``pages``), the MkDocs hook (``execute``)."""

@@ -47,7 +47,9 @@ def on_config(config):
 
 def on_files(files, config):
     """Serve KaTeX (script, stylesheet, auto-render and its woff2 fonts) from the site itself."""
-    names = KATEX_FILES + [f"fonts/{font.name}" for font in sorted((KATEX / "fonts").glob("*.woff2"))]
+    names = KATEX_FILES + [
+        f"fonts/{font.name}" for font in sorted((KATEX / "fonts").glob("*.woff2"))
+    ]
     for name in names:
         files.append(
             File(

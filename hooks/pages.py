@@ -105,10 +105,7 @@ class BlockError(Exception):
         keep = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent))]
         trace = "".join(traceback.format_list(keep)).replace(f"{ROOT}/", "")
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        super().__init__(
-            f"{block.location}: this code block failed\n"
-            f"{trace}{detail}"
-        )
+        super().__init__(f"{block.location}: this code block failed\n{trace}{detail}")
 
 
 def _snippet_preprocessor():
@@ -169,7 +166,10 @@ def parse_blocks(text: str, page: str) -> list[Block]:
                 "and the build shows what it prints"
             )
         if language in PYTHON_LANGUAGES:
-            body = [line[len(indent) :] if line.startswith(indent) else line for line in lines[i + 1 : j]]
+            body = [
+                line[len(indent) :] if line.startswith(indent) else line
+                for line in lines[i + 1 : j]
+            ]
             includes = [_INCLUDE.match(line) for line in body if line.strip()]
             only_include = len(includes) == 1 and includes[0] is not None
             blocks.append(
@@ -317,8 +317,9 @@ def run_page(page: Path) -> PageRun:
     start = time.perf_counter()
     outputs = execute_blocks(blocks)
     seconds = time.perf_counter() - start
-    run = PageRun(blocks[0].page if blocks else str(page), cache_key(blocks), _device_name(),
-                  seconds, outputs)
+    run = PageRun(
+        blocks[0].page if blocks else str(page), cache_key(blocks), _device_name(), seconds, outputs
+    )
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     (CACHE_DIR / f"{run.key}.json").write_text(json.dumps(asdict(run)), encoding="utf-8")
     return run

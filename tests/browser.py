@@ -25,7 +25,9 @@ def chromium_path() -> str:
     """The system Chromium (Debian's ``chromium``; ``make test`` installs it)."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        raise RuntimeError("Chromium is not installed: run `make test`, or `apt-get install chromium`")
+        raise RuntimeError(
+            "Chromium is not installed: run `make test`, or `apt-get install chromium`"
+        )
     return path
 
 

@@ -37,7 +37,10 @@ def test_code_blocks_have_copy_buttons_and_outputs(built_site):
         page.goto(base_url + MATH_PAGE, wait_until="networkidle")
         python_blocks = page.locator(".language-python").count()
         assert python_blocks > 0
-        assert page.locator(".language-python button.md-code__button[data-md-type=copy]").count() == python_blocks
+        assert (
+            page.locator(".language-python button.md-code__button[data-md-type=copy]").count()
+            == python_blocks
+        )
         assert page.locator("img.dlref-figure").count() > 0
         sizes = page.eval_on_selector_all(
             "img.dlref-figure", "images => images.map(i => i.naturalWidth)"

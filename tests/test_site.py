@@ -1,5 +1,7 @@
 """The built site: it builds strictly, and every Python block a reader sees was executed."""
 
+import doctest
+import importlib
 import re
 
 import pytest
@@ -11,24 +13,39 @@ from tests.site_build import html_page_for
 
 pytestmark = pytest.mark.site
 
-PYTHON_CLASS = re.compile(r"^language-(python|py|python3|pycon)$")
-
 
 def normalise(code: str) -> str:
     return "\n".join(line.rstrip() for line in code.strip("\n").split("\n"))
 
 
-def python_blocks(html: str) -> list[str]:
-    """The text of every Python code block on an HTML page (API signatures excluded)."""
+def python_blocks(html: str, language: str = "python|py|python3") -> list[str]:
+    """The text of every code block in ``language`` on an HTML page (API signatures excluded)."""
     soup = BeautifulSoup(html, "html.parser")
     blocks = []
-    for container in soup.find_all(class_=PYTHON_CLASS):
+    for container in soup.find_all(class_=re.compile(rf"^language-({language})$")):
         if "doc-signature" in container.get("class", []):
             continue
         code = container.find("code")
         assert code is not None, f"a Python block without <code>: {str(container)[:200]}"
         blocks.append(code.get_text())
     return blocks
+
+
+def doctest_examples() -> set[str]:
+    """The examples in dlref's docstrings, as the API reference shows them (pytest runs them)."""
+    examples = set()
+    for file in sorted((pages.ROOT / "dlref").rglob("*.py")):
+        module_name = ".".join(file.relative_to(pages.ROOT).with_suffix("").parts)
+        module_name = module_name.removesuffix(".__init__")
+        for test in doctest.DocTestFinder().find(importlib.import_module(module_name)):
+            lines = []
+            for example in test.examples:
+                source = example.source.rstrip("\n").split("\n")
+                lines += [">>> " + source[0]] + ["... " + line for line in source[1:]]
+                lines += example.want.rstrip("\n").split("\n") if example.want else []
+            if lines:
+                examples.add(normalise("\n".join(lines)))
+    return examples
 
 
 def test_site_builds_strict(built_site):
@@ -51,8 +68,14 @@ def test_every_python_block_on_the_site_was_executed(built_site, page_runs):
             shown += 1
             if normalise(code) not in executed.get(page, set()):
                 missing.append(f"{page}: {normalise(code).splitlines()[0]!r}")
+    doctests = doctest_examples()
+    for markdown in page_files():  # API pages show docstring examples, which pytest runs
+        html = html_page_for(markdown, built_site.directory).read_text(encoding="utf-8")
+        for code in python_blocks(html, language="pycon"):
+            if normalise(code) not in doctests:
+                missing.append(f"{markdown.name}: docstring example {code[:60]!r}")
     for html_file in sorted(html_files):  # pages not written in Markdown (404, generated ones)
-        for code in python_blocks(html_file.read_text(encoding="utf-8")):
+        for code in python_blocks(html_file.read_text(encoding="utf-8"), "python|py|python3|pycon"):
             missing.append(f"{html_file.relative_to(built_site.directory)}: {code[:60]!r}")
     assert not missing, "Python blocks on the site that no test executed:\n" + "\n".join(missing)
     assert shown == sum(len(run.outputs) for run in page_runs.values())
@@ -66,6 +89,8 @@ def test_pages_show_what_their_code_printed(built_site, page_runs):
         text = BeautifulSoup(html, "html.parser").get_text()
         for output in run.outputs:
             for line in output.stdout.strip().splitlines()[:3]:
-                assert line.strip() in text, f"{page}:{output.line}: output {line!r} not on the page"
+                assert line.strip() in text, (
+                    f"{page}:{output.line}: output {line!r} not on the page"
+                )
         figures = sum(len(output.figures) for output in run.outputs)
         assert html.count('class="dlref-figure"') == figures, f"{page}: figures missing"

@@ -20,7 +20,7 @@ EXPECTED = {
     "backprop_moons.py": {
         "max |loss difference|": (lambda v: v < 1e-9, "< 1e-9"),
         "max |weight difference|": (lambda v: v < 1e-9, "< 1e-9"),
-        "training accuracy": (lambda v: v >= 0.97, ">= 0.97"),
+        "training accuracy": (lambda v: v >= 0.95, ">= 0.95"),
         "test accuracy": (lambda v: v >= 0.95, ">= 0.95"),
     },
 }
