@@ -19,10 +19,11 @@ from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
+from mkdocs.utils.meta import get_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hooks import pages  # noqa: E402 - needs the repository on the path first
+from hooks import notebook, pages  # noqa: E402 - needs the repository on the path first
 
 MODES = ("auto", "always", "never")
 KATEX = pages.ROOT / "node_modules" / "katex" / "dist"
@@ -59,7 +60,27 @@ def on_files(files, config):
                 use_directory_urls=False,
             )
         )
+    _add_notebooks(files, config)
     return files
+
+
+def _notebook_uri(src_uri: str) -> str:
+    """Where a page's notebook is served: beside the page, named after it."""
+    path = Path(src_uri)
+    folder = path.parent if path.stem == "index" else path.with_suffix("")
+    return str(folder / f"{path.stem}.ipynb")
+
+
+def _add_notebooks(files, config):
+    """Generate a notebook for every page whose front matter says ``notebook: true``."""
+    for page_file in list(files.documentation_pages()):
+        text = Path(page_file.abs_src_path).read_text(encoding="utf-8")
+        if get_data(text)[1].get("notebook"):
+            try:
+                content = notebook.notebook_json(text, page_file.src_uri)
+            except ValueError as exc:
+                raise PluginError(str(exc)) from exc
+            files.append(File.generated(config, _notebook_uri(page_file.src_uri), content=content))
 
 
 def _output_markdown(output: pages.BlockOutput, indent: str) -> list[str]:
@@ -97,6 +118,12 @@ def on_page_markdown(markdown, page, config, files):
         f'<p class="dlref-runinfo">Every code block on this page ran, top to bottom in one '
         f"session, when this site was built: {run.seconds:.1f} s on {run.device.upper()}.</p>"
     )
+    if page.meta.get("notebook"):
+        name = Path(_notebook_uri(page.file.src_uri)).name
+        note += (
+            f'\n<p class="dlref-notebook"><a class="md-button" href="{name}" download>'
+            "Download this page as a Jupyter notebook</a></p>"
+        )
     heading = next((i for i, line in enumerate(lines) if line.startswith("# ")), -1)
     lines.insert(heading + 1, "\n" + note + "\n")
     return "\n".join(lines)

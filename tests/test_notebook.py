@@ -1,0 +1,88 @@
+"""Pages marked ``notebook: true`` come as notebooks holding exactly the code the harness ran."""
+
+import json
+import textwrap
+
+import nbformat
+import pytest
+from mkdocs.utils.meta import get_data
+
+from hooks import notebook, pages
+from tests.page_harness import page_files
+from tests.site_build import html_page_for
+
+NOTEBOOK_PAGES = [
+    page for page in page_files() if get_data(page.read_text(encoding="utf-8"))[1].get("notebook")
+]
+
+PAGE = textwrap.dedent(
+    """\
+    ---
+    notebook: true
+    ---
+    # A page
+
+    Intro with $x^2$.
+
+    ```python
+    import math
+    ```
+
+    ```python title="dlref/seed.py"
+    --8<-- "dlref/seed.py:set-seed"
+    ```
+
+    ```python
+    print(math.pi)
+    ```
+
+    ## Next
+    """
+)
+
+
+def test_prose_becomes_markdown_cells_and_blocks_code_cells():
+    cells = notebook.page_to_notebook(PAGE, "docs/a.md")["cells"]
+    assert [cell["cell_type"] for cell in cells] == [
+        "markdown",
+        "code",
+        "markdown",
+        "code",
+        "markdown",
+    ]
+    assert cells[0]["source"] == "# A page\n\nIntro with $x^2$."
+    assert cells[1]["source"] == "import math"
+    assert cells[2]["source"].startswith("```python\ndef set_seed(seed: int) -> None:")
+    assert cells[3]["source"] == "print(math.pi)"
+    assert cells[4]["source"] == "## Next"
+
+
+def test_code_inside_an_admonition_is_refused():
+    page = "# A\n\n!!! note\n\n    ```python\n    x = 1\n    ```\n"
+    with pytest.raises(ValueError, match=r"docs/a.md:5: a notebook page keeps its code blocks"):
+        notebook.page_to_notebook(page, "docs/a.md")
+
+
+def test_there_is_a_notebook_page():
+    assert NOTEBOOK_PAGES, "the hands-on pages should be offered as notebooks"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda path: path.name)
+def test_notebook_is_valid_and_holds_the_code_the_harness_ran(page):
+    text = page.read_text(encoding="utf-8")
+    document = nbformat.reads(notebook.notebook_json(text, page.name), as_version=4)
+    nbformat.validate(document)
+    code_cells = [cell.source for cell in document.cells if cell.cell_type == "code"]
+    executed = [block.code for block in pages.page_blocks(page) if notebook.runs_as_code(block)]
+    assert code_cells == executed
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda path: path.name)
+def test_site_serves_the_notebook_it_links(page, built_site):
+    html_file = html_page_for(page, built_site.directory)
+    html = html_file.read_text(encoding="utf-8")
+    name = f"{page.stem}.ipynb"
+    assert f'href="{name}" download' in html
+    served = json.loads((html_file.parent / name).read_text(encoding="utf-8"))
+    assert served["nbformat"] == 4
