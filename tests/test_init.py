@@ -161,7 +161,7 @@ def test_statistics_follow_the_formula(fn, kwargs, shape, std, uniform):
         assert weight.abs().max().item() > 0.99 * bound  # the whole range is used
 
 
-def relu_stack_scales(init_weight, depth=20, width=256, batch=256):
+def relu_stack_scales(init_weight, width, depth=20, batch=64):
     """Mean squared pre-activation after each Linear layer of a deep ReLU network."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, width, generator=g, dtype=torch.float64)  # (B, width)
@@ -177,20 +177,21 @@ def relu_stack_scales(init_weight, depth=20, width=256, batch=256):
 
 def test_kaiming_keeps_a_deep_relu_stack_at_constant_scale():
     scales = relu_stack_scales(
-        lambda w, g: init.kaiming_normal_(w, nonlinearity="relu", generator=g)
+        lambda w, g: init.kaiming_normal_(w, nonlinearity="relu", generator=g), width=1024
     )
     assert scales[0] == pytest.approx(2.0, rel=0.1)  # fan_in * (2 / fan_in) * E[x^2] = 2
-    assert max(scales) / min(scales) < 2
+    # Finite width lets the scale drift a little (a random walk in log scale), never by 2**20.
+    assert all(1 / 3 < scale / scales[0] < 3 for scale in scales)
 
 
 def test_badly_scaled_inits_vanish_or_explode_in_a_deep_relu_stack():
     # Forgetting ReLU's gain of sqrt(2) halves the scale at every layer: 2**-19 after 20 layers.
     vanishing = relu_stack_scales(
-        lambda w, g: init.kaiming_normal_(w, nonlinearity="linear", generator=g)
+        lambda w, g: init.kaiming_normal_(w, nonlinearity="linear", generator=g), width=256
     )
     assert vanishing[-1] / vanishing[0] < 1e-4
     # Standard normal weights multiply it by fan_in / 2 = 128 at every layer.
-    exploding = relu_stack_scales(lambda w, g: w.normal_(0.0, 1.0, generator=g))
+    exploding = relu_stack_scales(lambda w, g: w.normal_(0.0, 1.0, generator=g), width=256)
     assert exploding[-1] / exploding[0] > 1e4
 
 
