@@ -14,7 +14,8 @@ def main(site: Path, out: Path) -> None:
     with serve(site) as base_url, offline_page(base_url) as (page, _):
         page.goto(base_url + PAGE, wait_until="networkidle")
         page.wait_for_selector(".arithmatex .katex")
-        page.locator("#the-chain-rule-on-a-computational-graph").scroll_into_view_if_needed()
+        page.locator("#the-chain-rule-on-a-computational-graph").evaluate("e => e.scrollIntoView()")
+        page.wait_for_timeout(800)  # let the header finish its title transition
         page.screenshot(path=str(out))
 
 
