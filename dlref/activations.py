@@ -432,11 +432,9 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """
     _check_floating(x, "softmax")
     _check_dim(x, dim, "softmax")
-    # --8<-- [start:stable-softmax]
     m = x.amax(dim=dim, keepdim=True).detach()  # the shift is a constant: the result ignores it
     e = torch.exp(x - m)  # every exponent <= 0: no overflow
     return e / e.sum(dim=dim, keepdim=True)
-    # --8<-- [end:stable-softmax]
 
 
 # --8<-- [end:softmax]

@@ -107,6 +107,7 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults)
 
+    # --8<-- [start:sgd-step]
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         r"""Update every parameter that has a gradient, once.
@@ -131,7 +132,6 @@ class SGD(Optimizer):
         Returns:
             The loss returned by ``closure``, or ``None``.
         """
-        # --8<-- [start:sgd-step]
         loss = _evaluate_closure(closure)
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
@@ -151,7 +151,8 @@ class SGD(Optimizer):
                     grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
                 p.add_(grad, alpha=-lr)  # θ ← θ - γ d
         return loss
-        # --8<-- [end:sgd-step]
+
+    # --8<-- [end:sgd-step]
 
 
 class RMSprop(Optimizer):
@@ -205,6 +206,7 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
+    # --8<-- [start:rmsprop-step]
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         r"""Update every parameter that has a gradient, once.
@@ -232,7 +234,6 @@ class RMSprop(Optimizer):
         Returns:
             The loss returned by ``closure``, or ``None``.
         """
-        # --8<-- [start:rmsprop-step]
         loss = _evaluate_closure(closure)
         for group in self.param_groups:
             lr, alpha, momentum = group["lr"], group["alpha"], group["momentum"]
@@ -267,7 +268,8 @@ class RMSprop(Optimizer):
                 else:
                     p.addcdiv_(grad, denom, value=-lr)  # θ ← θ - γ g / (√ṽ + ε)
         return loss
-        # --8<-- [end:rmsprop-step]
+
+    # --8<-- [end:rmsprop-step]
 
 
 class Adam(Optimizer):
@@ -338,6 +340,7 @@ class Adam(Optimizer):
 
     # --8<-- [end:adam-weight-decay]
 
+    # --8<-- [start:adam-step]
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
         r"""Update every parameter that has a gradient, once.
@@ -365,7 +368,6 @@ class Adam(Optimizer):
         Returns:
             The loss returned by ``closure``, or ``None``.
         """
-        # --8<-- [start:adam-step]
         loss = _evaluate_closure(closure)
         for group in self.param_groups:
             lr, (beta1, beta2) = group["lr"], group["betas"]
@@ -396,7 +398,8 @@ class Adam(Optimizer):
                 denom = (v_hat.sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])
                 p.addcdiv_(m, denom, value=-lr / bias_correction1)
         return loss
-        # --8<-- [end:adam-step]
+
+    # --8<-- [end:adam-step]
 
 
 class AdamW(Adam):
