@@ -14,10 +14,16 @@ from hooks.pages import Block, parse_blocks
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _TITLE = re.compile(r'\s+title="[^"]*"')
+_SITE_LINK = re.compile(r"\[([^\]]+)\]\((?![a-z]+:)[^)\s]*\)")  # [text](page.md#anchor)
 
 
 def _markdown_cell(text: str) -> dict:
-    return {"cell_type": "markdown", "metadata": {}, "source": text.strip("\n")}
+    """A Markdown cell; links to other pages of the site keep their text (they would be dead)."""
+    return {
+        "cell_type": "markdown",
+        "metadata": {},
+        "source": _SITE_LINK.sub(r"\1", text.strip("\n")),
+    }
 
 
 def _code_cell(code: str) -> dict:

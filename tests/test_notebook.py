@@ -22,7 +22,8 @@ PAGE = textwrap.dedent(
     ---
     # A page
 
-    Intro with $x^2$.
+    Intro with $x^2$, after [backpropagation](foundations/backpropagation.md#the-idea), see
+    [PyTorch](https://pytorch.org/docs).
 
     ```python
     import math
@@ -50,7 +51,9 @@ def test_prose_becomes_markdown_cells_and_blocks_code_cells():
         "code",
         "markdown",
     ]
-    assert cells[0]["source"] == "# A page\n\nIntro with $x^2$."
+    assert cells[0]["source"] == (
+        "# A page\n\nIntro with $x^2$, after backpropagation, see\n[PyTorch](https://pytorch.org/docs)."
+    )
     assert cells[1]["source"] == "import math"
     assert cells[2]["source"].startswith("```python\ndef set_seed(seed: int) -> None:")
     assert cells[3]["source"] == "print(math.pi)"
