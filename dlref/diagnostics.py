@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -106,6 +107,30 @@ class ActivationSummary:
 # --8<-- [end:activation-summary]
 
 
+_HooksT = TypeVar("_HooksT", bound="_Hooks")
+
+
+class _Hooks:
+    """Owns hook handles: removes them on ``remove()`` or when its ``with`` block ends.
+
+    What the hooks recorded stays on the object after removal.
+    """
+
+    _handles: list[torch.utils.hooks.RemovableHandle]
+
+    def remove(self) -> None:
+        """Remove the hooks; what they recorded is kept."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def __enter__(self: _HooksT) -> _HooksT:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+
 # --8<-- [start:activation-stats]
 def summarize_activation(module: nn.Module, output: torch.Tensor) -> ActivationSummary:
     """Compute the ``ActivationSummary`` of one layer's output.
@@ -133,7 +158,7 @@ def summarize_activation(module: nn.Module, output: torch.Tensor) -> ActivationS
     )
 
 
-class ActivationStats:
+class ActivationStats(_Hooks):
     """Record the output statistics of chosen layers with forward hooks.
 
     Hooks are registered on every submodule of one of ``module_types`` when the object is
@@ -186,18 +211,6 @@ class ActivationStats:
 
         return hook
 
-    def remove(self) -> None:
-        """Remove the hooks; ``stats`` keeps what was recorded."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def __enter__(self) -> ActivationStats:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.remove()
-
     def as_table(self) -> str:
         """Format ``stats`` as a plain-text table, one row per layer."""
         rows = [f"{'layer':<12} {'mean':>9} {'std':>9} {'zeros':>7} {'saturated':>9}"]
@@ -213,7 +226,7 @@ class ActivationStats:
 
 
 # --8<-- [start:gradient-norm-recorder]
-class GradientNormRecorder:
+class GradientNormRecorder(_Hooks):
     r"""Record each parameter's gradient norm at every backward pass, with tensor hooks.
 
     A hook on each tracked parameter sees the gradient that one ``backward()`` call computes for
@@ -243,18 +256,6 @@ class GradientNormRecorder:
             self.norms[name].append(grad.detach().norm().item())
 
         return hook
-
-    def remove(self) -> None:
-        """Remove the hooks; ``norms`` keeps what was recorded."""
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def __enter__(self) -> GradientNormRecorder:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.remove()
 
 
 # --8<-- [end:gradient-norm-recorder]
