@@ -58,22 +58,21 @@ def test_every_python_block_on_the_site_was_executed(built_site, page_runs):
         page: {normalise(block.code) for block in pages.page_blocks(pages.ROOT / page)}
         for page in page_runs
     }
+    doctests = doctest_examples()
     shown, missing = 0, []
     html_files = set(built_site.directory.rglob("*.html"))
     for markdown in page_files():
         html_file = html_page_for(markdown, built_site.directory)
         html_files.discard(html_file)
+        html = html_file.read_text(encoding="utf-8")
         page = str(markdown.relative_to(pages.ROOT))
-        for code in python_blocks(html_file.read_text(encoding="utf-8")):
+        for code in python_blocks(html):
             shown += 1
             if normalise(code) not in executed.get(page, set()):
                 missing.append(f"{page}: {normalise(code).splitlines()[0]!r}")
-    doctests = doctest_examples()
-    for markdown in page_files():  # API pages show docstring examples, which pytest runs
-        html = html_page_for(markdown, built_site.directory).read_text(encoding="utf-8")
-        for code in python_blocks(html, language="pycon"):
+        for code in python_blocks(html, language="pycon"):  # docstring examples: doctests run
             if normalise(code) not in doctests:
-                missing.append(f"{markdown.name}: docstring example {code[:60]!r}")
+                missing.append(f"{page}: docstring example {code[:60]!r}")
     for html_file in sorted(html_files):  # pages not written in Markdown (404, generated ones)
         for code in python_blocks(html_file.read_text(encoding="utf-8"), "python|py|python3|pycon"):
             missing.append(f"{html_file.relative_to(built_site.directory)}: {code[:60]!r}")
