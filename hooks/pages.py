@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 CACHE_DIR = ROOT / ".cache" / "pages"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 PYTHON_LANGUAGES = {"python", "py", "python3"}
 SNIPPET_CONFIG = {"base_path": [str(ROOT)], "check_paths": True, "dedent_subsections": True}
 
@@ -80,7 +80,7 @@ class BlockOutput:
 
     line: int
     stdout: str = ""
-    figures: list[dict[str, str]] = field(default_factory=list)  # {"png": base64, "alt": text}
+    figures: list[dict] = field(default_factory=list)  # {"png": base64, "alt", "width", "height"}
 
 
 @dataclass
@@ -223,8 +223,17 @@ def _namespace_for(block: Block, page_namespace: dict) -> tuple[dict, str, int]:
     return page_namespace, str(file), offset
 
 
-def _take_figures() -> list[dict[str, str]]:
-    """Save every open matplotlib figure as a base64 PNG (with its titles as alt text), close it."""
+FIGURE_DPI = 200  # pixels per inch saved; the page shows figures at half that (100 CSS px/inch)
+MAX_FIGURE_INCHES = 6.9  # the text column of a laptop screen is about 690 CSS px wide
+
+
+def _take_figures() -> list[dict]:
+    """Save every open matplotlib figure as a base64 PNG (with its titles as alt text), close it.
+
+    Figures are saved at ``FIGURE_DPI`` for sharp display on high-density screens and shown at
+    half their pixel size, so a figure as wide as ``MAX_FIGURE_INCHES`` fills a laptop's text
+    column with its fonts at their nominal size.
+    """
     if "matplotlib.pyplot" not in sys.modules:
         return []
     import matplotlib.pyplot as plt
@@ -234,11 +243,16 @@ def _take_figures() -> list[dict[str, str]]:
         figure = plt.figure(number)
         titles = [figure.get_suptitle()] + [axes.get_title() for axes in figure.axes]
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+        figure.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight")
+        png = buffer.getvalue()
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
         images.append(
             {
-                "png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+                "png": base64.b64encode(png).decode("ascii"),
                 "alt": "; ".join(t for t in titles if t) or "Figure drawn by the code above",
+                "inches": [round(v, 2) for v in figure.get_size_inches().tolist()],
+                "width": width,
+                "height": height,
             }
         )
     plt.close("all")

@@ -1,0 +1,26 @@
+"""Checks for the exercises at the end of each page.
+
+Write your answer, then call its check: ``check_gelu_grad(my_gelu_grad)``. A right answer prints a
+line that starts with ``Correct``; a wrong one raises :class:`ExerciseFailed` with a hint that says
+what differs (value, gradient, shape) and where. One module per page's exercises; every check is
+importable from here.
+"""
+
+from dlref.exercises import activations, backprop, gradients, norm, optim, train
+from dlref.exercises.activations import *  # noqa: F403
+from dlref.exercises.backprop import *  # noqa: F403
+from dlref.exercises.checking import ExerciseFailed
+from dlref.exercises.gradients import *  # noqa: F403
+from dlref.exercises.norm import *  # noqa: F403
+from dlref.exercises.optim import *  # noqa: F403
+from dlref.exercises.train import *  # noqa: F403
+
+__all__ = [
+    "ExerciseFailed",
+    *activations.__all__,
+    *backprop.__all__,
+    *gradients.__all__,
+    *norm.__all__,
+    *optim.__all__,
+    *train.__all__,
+]
