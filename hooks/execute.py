@@ -1,4 +1,17 @@
-"""MkDocs hook: run each page's code, show what it printed and drew, and serve KaTeX locally.
+"""MkDocs hook: run each page's code and show what it printed and drew; give readers the code.
+
+For every page with Python blocks the build
+
+- runs the page (or reuses the stored run of its current code, see ``DLREF_EXECUTE`` below) and
+  inserts after each block what it printed and drew; figures become PNG files beside the page;
+- puts under the title one install line for the wheel of ``dlref`` that the site serves
+  (``hooks/install.py``), with the page's runnable code as a script to download or copy in one
+  click (``hooks/script.py``), and its notebook where the front matter says ``notebook: true``;
+- marks the blocks that show a section of ``dlref`` as source listings, labelled with their file
+  and linked to the whole file on the API reference;
+- says above each runnable block which names it takes from the blocks above it.
+
+It also serves KaTeX from the site itself, and keeps raw TeX out of search previews.
 
 ``DLREF_EXECUTE`` chooses what the build does with a page's code:
 
@@ -13,7 +26,11 @@ A block that raises fails the build with the page and the line of the block.
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import os
+import posixpath
 import sys
 from pathlib import Path
 
@@ -23,11 +40,14 @@ from mkdocs.utils.meta import get_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hooks import notebook, pages  # noqa: E402 - needs the repository on the path first
+from hooks import install, notebook, pages, script, search_text  # noqa: E402 - path first
 
 MODES = ("auto", "always", "never")
 KATEX = pages.ROOT / "node_modules" / "katex" / "dist"
 KATEX_FILES = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
+
+COPY_ALL = "md-button dlref-copy-all"  # on_page_content gives this button the page's script
+_RUNS: dict[str, pages.PageRun | None] = {}  # src_uri -> this build's run of the page
 
 
 def _mode() -> str:
@@ -43,11 +63,28 @@ def on_config(config):
         raise PluginError(
             f"KaTeX is missing from {KATEX}: run `npm ci` (make does it) to install it locally"
         )
+    if not config.get("site_url"):
+        raise PluginError("site_url must be set in mkdocs.yml: every install line is built from it")
     return config
 
 
+def _page_file(uri: str) -> str:
+    """Where a page's companion file is served: beside the page (``a/b.md`` -> ``a/b/<name>``)."""
+    path = Path(uri)
+    return str(path.parent if path.stem == "index" else path.with_suffix(""))
+
+
+def companion_uri(src_uri: str, suffix: str) -> str:
+    """The URI of a page's notebook (``.ipynb``) or script (``.py``), named after the page."""
+    return posixpath.join(_page_file(src_uri), Path(src_uri).stem + suffix)
+
+
+def _figure_uri(src_uri: str, line: int, number: int) -> str:
+    return posixpath.join(_page_file(src_uri), f"{Path(src_uri).stem}-{line}-{number}.png")
+
+
 def on_files(files, config):
-    """Serve KaTeX (script, stylesheet, auto-render and its woff2 fonts) from the site itself."""
+    """Add what the site serves besides the pages: KaTeX, the wheel, each page's companions."""
     names = KATEX_FILES + [
         f"fonts/{font.name}" for font in sorted((KATEX / "fonts").glob("*.woff2"))
     ]
@@ -60,70 +97,243 @@ def on_files(files, config):
                 use_directory_urls=False,
             )
         )
-    _add_notebooks(files, config)
+    wheel = install.build_wheel()
+    files.append(
+        File.generated(config, f"{install.WHEEL_DIR}/{wheel.name}", abs_src_path=str(wheel))
+    )
+    for page_file in list(files.documentation_pages()):
+        _add_companions(page_file, files, config)
     return files
 
 
-def _notebook_uri(src_uri: str) -> str:
-    """Where a page's notebook is served: beside the page, named after it."""
-    path = Path(src_uri)
-    folder = path.parent if path.stem == "index" else path.with_suffix("")
-    return str(folder / f"{path.stem}.ipynb")
-
-
-def _add_notebooks(files, config):
-    """Generate a notebook for every page whose front matter says ``notebook: true``."""
-    for page_file in list(files.documentation_pages()):
-        text = Path(page_file.abs_src_path).read_text(encoding="utf-8")
-        if get_data(text)[1].get("notebook"):
-            try:
-                content = notebook.notebook_json(text, page_file.src_uri)
-            except ValueError as exc:
-                raise PluginError(str(exc)) from exc
-            files.append(File.generated(config, _notebook_uri(page_file.src_uri), content=content))
-
-
-def _output_markdown(output: pages.BlockOutput, indent: str) -> list[str]:
-    """Markdown for what one block printed (a text block) and drew (images), at its indent."""
-    lines = []
-    if output.stdout.strip():
-        fence = "````"
-        lines += ["", f'{fence}text title="Output"', *output.stdout.rstrip("\n").split("\n"), fence]
-    for figure in output.figures:
-        alt = figure["alt"].replace("[", "(").replace("]", ")")
-        lines += ["", f"![{alt}](data:image/png;base64,{figure['png']}){{ .dlref-figure }}"]
-    return [indent + line if line else line for line in lines]
-
-
-def on_page_markdown(markdown, page, config, files):
-    path = Path(page.file.abs_src_path)
-    try:
-        blocks = pages.parse_blocks(markdown, str(path.relative_to(pages.ROOT)))
-    except ValueError as exc:
-        raise PluginError(str(exc)) from exc
+def _run(path: Path, blocks: list[pages.Block]) -> pages.PageRun | None:
     mode = _mode()
     if not blocks or mode == "never":
-        return markdown
+        return None
     run = pages.cached_run(path) if mode == "auto" else None
     if run is None:
         try:
             run = pages.run_page(path)
         except pages.BlockError as exc:
             raise PluginError(str(exc)) from exc
-    lines = markdown.split("\n")
-    # Insert from the last block up, so earlier line numbers stay valid.
-    for block, output in reversed(list(zip(blocks, run.outputs, strict=True))):
-        lines[block.end_line : block.end_line] = _output_markdown(output, block.indent)
-    note = (
-        f'<p class="dlref-runinfo">Every code block on this page ran, top to bottom in one '
-        f"session, when this site was built: {run.seconds:.1f} s on {run.device.upper()}.</p>"
-    )
-    if page.meta.get("notebook"):
-        name = Path(_notebook_uri(page.file.src_uri)).name
-        note += (
-            f'\n<p class="dlref-notebook"><a class="md-button" href="{name}" download>'
-            "Download this page as a Jupyter notebook</a></p>"
+    return run
+
+
+def _add_companions(page_file: File, files, config) -> None:
+    """Run a page; add its figures, its script and (if asked for) its notebook to the site."""
+    path = Path(page_file.abs_src_path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        blocks = pages.parse_blocks(text, str(path.relative_to(pages.ROOT)))
+    except ValueError as exc:
+        raise PluginError(str(exc)) from exc
+    run = _run(path, blocks)
+    _RUNS[page_file.src_uri] = run
+    for output in run.outputs if run else []:
+        for number, figure in enumerate(output.figures, start=1):
+            uri = _figure_uri(page_file.src_uri, output.line, number)
+            files.append(File.generated(config, uri, content=base64.b64decode(figure["png"])))
+    if not any(not script.is_listing(block) for block in blocks):
+        return
+    header = _script_header(page_file, config)
+    files.append(
+        File.generated(
+            config,
+            companion_uri(page_file.src_uri, ".py"),
+            content=script.page_script(text, blocks, header),
         )
-    heading = next((i for i, line in enumerate(lines) if line.startswith("# ")), -1)
-    lines.insert(heading + 1, "\n" + note + "\n")
+    )
+    if get_data(text)[1].get("notebook"):
+        command = install.package().install_command(config["site_url"])
+        try:
+            content = notebook.notebook_json(text, page_file.src_uri, command)
+        except ValueError as exc:
+            raise PluginError(str(exc)) from exc
+        files.append(
+            File.generated(config, companion_uri(page_file.src_uri, ".ipynb"), content=content)
+        )
+
+
+def _page_url(page_file: File, config) -> str:
+    return config["site_url"].rstrip("/") + "/" + page_file.url
+
+
+def _script_header(page_file: File, config) -> str:
+    package = install.package()
+    return (
+        f"The runnable code of {_page_url(page_file, config)}\n"
+        f"Install what it needs with one command ({package.support_note()}):\n"
+        f"    {package.install_command(config['site_url'])}\n"
+        f"then run it from any folder: python {Path(page_file.src_uri).stem}.py\n"
+        "Source listings of dlref that the page shows are left out: the code imports them."
+    )
+
+
+def _relative(from_src_uri: str, to_uri: str) -> str:
+    """A Markdown link from one page's source to another file of the site."""
+    return posixpath.relpath(to_uri, posixpath.dirname(from_src_uri) or ".")
+
+
+def reference_uri(listing: str) -> str:
+    """The API reference page of the module a listing comes from.
+
+    ``dlref/a/b.py`` -> ``reference/a/b.md``, ``dlref/a/__init__.py`` -> ``reference/a.md``; a
+    module without a page of its own is documented on its package's page.
+    """
+    parts = list(Path(listing.split(":")[0]).relative_to("dlref").with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    while parts and not (pages.DOCS / "reference" / Path(*parts).with_suffix(".md")).exists():
+        parts.pop()
+    return (
+        posixpath.join("reference", *parts[:-1], f"{parts[-1]}.md")
+        if parts
+        else "reference/index.md"
+    )
+
+
+def _header(page, blocks: list[pages.Block], run: pages.PageRun | None, config) -> list[str]:
+    """The lines under the page's title: how to install, the code to take, how it was run."""
+    package = install.package()
+    src = page.file.src_uri
+    lines = [
+        '<div class="dlref-runbox" markdown>',
+        "",
+        f"**Run this page's code.** Install `dlref` with one command ({package.support_note()}):",
+        "",
+        "```bash",
+        package.install_command(config["site_url"]),
+        "```",
+        "",
+    ]
+    if any(not script.is_listing(block) for block in blocks):
+        script_uri = companion_uri(src, ".py")
+        buttons = [
+            f"[Download the code]({_relative(src, script_uri)}){{ .md-button download }}",
+            f'<button class="{COPY_ALL}" type="button">Copy all the code</button>',
+        ]
+        if page.meta.get("notebook"):
+            notebook_uri = companion_uri(src, ".ipynb")
+            buttons.append(
+                f"[Download as a notebook]({_relative(src, notebook_uri)}){{ .md-button download }}"
+            )
+        lines += [" ".join(buttons), ""]
+    if run is not None:
+        lines += [
+            f'<p class="dlref-runinfo">Every code block on this page ran, top to bottom in one '
+            f"session, when this site was built: {run.seconds:.1f} s on {run.device.upper()}.</p>",
+            "",
+        ]
+    return lines + ["</div>", ""]
+
+
+def _output_markdown(output: pages.BlockOutput, src_uri: str, indent: str) -> list[str]:
+    """Markdown for what one block printed (a text block) and drew (figure files), at its indent."""
+    lines = []
+    if output.stdout.strip():
+        fence = "````"
+        lines += ["", f'{fence}text title="Output"', *output.stdout.rstrip("\n").split("\n"), fence]
+    for number, figure in enumerate(output.figures, start=1):
+        alt = figure["alt"].replace("[", "(").replace("]", ")")
+        uri = _relative(src_uri, _figure_uri(src_uri, output.line, number))
+        size = f'width="{figure["width"] // 2}" height="{figure["height"] // 2}"'
+        lines += ["", f'![{alt}]({uri}){{ .dlref-figure {size} loading="lazy" }}']
+    return [indent + line if line else line for line in lines]
+
+
+def _listing_lines(block: pages.Block, src_uri: str, lines: list[str]) -> list[str]:
+    """A listing's fence, marked and labelled as the source of its file, with a link to it."""
+    file = block.include.split(":")[0]
+    opening = f'{block.indent}``` {{ .python .dlref-listing title="{file}" }}'
+    reference = _relative(src_uri, reference_uri(block.include))
+    body = lines[block.line : block.end_line - 1]
+    caption = (
+        f"{block.indent}Source listing from `{file}`, for reading: the runnable code imports it. "
+        f"[The whole file]({reference}#source)"
+    )
+    return [
+        opening,
+        *body,
+        f"{block.indent}```",
+        "",
+        f"{caption}",
+        f"{block.indent}{{ .dlref-listing-caption }}",
+    ]
+
+
+INSTALL_MARKER = "<!-- dlref:install -->"  # a page may show the install line anywhere
+
+
+def _install_block(markdown: str, config) -> str:
+    """Replace each install marker with the install command, as a block at the marker's indent."""
+    command = install.package().install_command(config["site_url"])
+    lines = []
+    for line in markdown.split("\n"):
+        if line.strip() == INSTALL_MARKER:
+            indent = line[: len(line) - len(line.lstrip())]
+            lines += [f"{indent}```bash", f"{indent}{command}", f"{indent}```"]
+        else:
+            lines.append(line)
     return "\n".join(lines)
+
+
+def on_page_markdown(markdown, page, config, files):
+    markdown = _install_block(markdown, config)
+    path = Path(page.file.abs_src_path)
+    try:
+        blocks = pages.parse_blocks(markdown, str(path.relative_to(pages.ROOT)))
+    except ValueError as exc:
+        raise PluginError(str(exc)) from exc
+    if not blocks:
+        return markdown
+    run = _RUNS.get(page.file.src_uri)
+    # The run numbers blocks by their line in the file; here the front matter is already gone.
+    outputs = dict(zip([b.line for b in blocks], run.outputs, strict=True)) if run else {}
+    needs = script.needs(blocks)
+    lines = markdown.split("\n")
+    # Rewrite from the last block up, so earlier line numbers stay valid.
+    for block in reversed(blocks):
+        after = (
+            _output_markdown(outputs[block.line], page.file.src_uri, block.indent)
+            if block.line in outputs
+            else []
+        )
+        if script.is_listing(block):
+            replaced = _listing_lines(block, page.file.src_uri, lines)
+        else:
+            replaced = lines[block.line - 1 : block.end_line]
+        lines[block.line - 1 : block.end_line] = replaced + after
+        sentence = needs[block.line].sentence() if block.line in needs else ""
+        if sentence:
+            note = [f"{block.indent}{sentence}", f"{block.indent}{{ .dlref-needs }}", ""]
+            lines[block.line - 1 : block.line - 1] = note
+    # Under the title and the summary paragraph that follows it.
+    heading = next((i for i, line in enumerate(lines) if line.startswith("# ")), -1)
+    start = next((i for i in range(heading + 1, len(lines)) if lines[i].strip()), heading)
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    if start >= len(lines) or lines[start].lstrip().startswith(("```", "#", "!!!", "???")):
+        end = heading + 1
+    lines[end:end] = ["", *_header(page, blocks, run, config)]
+    return "\n".join(lines)
+
+
+def on_page_content(html_text, page, config, files):
+    """Give the "Copy all the code" button the page's script (Material's clipboard copies it)."""
+    script_file = files.get_file_from_path(companion_uri(page.file.src_uri, ".py"))
+    if script_file is None or f'class="{COPY_ALL}"' not in html_text:
+        return html_text
+    code = html.escape(script_file.content_string, quote=True)
+    return html_text.replace(
+        f'class="{COPY_ALL}"', f'class="{COPY_ALL}" data-clipboard-text="{code}"', 1
+    )
+
+
+def on_post_build(config):
+    """Search previews show math as readable text, not as raw TeX."""
+    index = Path(config["site_dir"]) / "search" / "search_index.json"
+    if index.exists():
+        data = json.loads(index.read_text(encoding="utf-8"))
+        for document in data["docs"]:
+            document["text"] = search_text.plain_math(document["text"])
+            document["title"] = search_text.plain_math(document["title"])
+        index.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")

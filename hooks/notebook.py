@@ -2,7 +2,10 @@
 
 The code cells are the blocks the harness executes, in the same order, so the notebook runs
 exactly as the page did. A block that only includes a piece of ``dlref`` is shown for reading
-(a Markdown cell with the code), since in a notebook it is imported, not redefined.
+(a Markdown cell with the code), since in a notebook it is imported, not redefined. The first
+cell installs ``dlref`` from the site where it is not installed yet (Colab, a fresh Jupyter), and
+an exercise's solution (a block in a collapsed ``??? success "Solution"`` admonition) becomes a
+code cell after a "Solution" line.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import json
 import re
 
 from hooks.pages import Block, parse_blocks
+from hooks.script import is_listing
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _TITLE = re.compile(r'\s+title="[^"]*"')
+_SOLUTION = re.compile(r'^[ \t]*\?\?\?\+?[ \t]+\w+(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
 _SITE_LINK = re.compile(r"\[([^\]]+)\]\((?![a-z]+:)[^)\s]*\)")  # [text](page.md#anchor)
 
 
@@ -36,31 +41,60 @@ def _code_cell(code: str) -> dict:
     }
 
 
+def install_cell(install_command: str) -> dict:
+    """A first cell that installs ``dlref`` with the site's command, only where it is missing."""
+    arguments = ", ".join(f'"{word}"' for word in install_command.split()[1:])
+    return _code_cell(
+        "# Install dlref (and PyTorch with it) unless this environment has it already.\n"
+        "import importlib.util\n"
+        "import subprocess\n"
+        "import sys\n"
+        "\n"
+        'if importlib.util.find_spec("dlref") is None:\n'
+        f'    subprocess.check_call([sys.executable, "-m", "pip", {arguments}])'
+    )
+
+
+def _solution_opening(prose_lines: list[str]) -> int | None:
+    """The index of the ``??? success "Solution"`` line a block sits in, if it is the last."""
+    for index in range(len(prose_lines) - 1, -1, -1):
+        if prose_lines[index].strip():
+            return index if _SOLUTION.match(prose_lines[index]) else None
+    return None
+
+
 def runs_as_code(block: Block) -> bool:
-    """Whether a page block becomes a code cell (everything but includes of ``dlref`` pieces)."""
-    return block.include is None or not block.include.startswith("dlref/")
+    """Whether a page block becomes a code cell (everything but listings of ``dlref``)."""
+    return not is_listing(block)
 
 
-def page_to_notebook(markdown: str, page: str) -> dict:
+def page_to_notebook(markdown: str, page: str, install_command: str) -> dict:
     """Build an nbformat-4 notebook from a page's Markdown.
 
     Args:
         markdown: The page source, with or without YAML front matter.
         page: The page's path, for error messages.
+        install_command: The ``pip install ...`` line of the site, for the first cell.
 
     Returns:
         The notebook as a JSON-serialisable dict.
 
     Raises:
-        ValueError: If a code block sits inside an admonition or tab: a notebook has no place
-            for it, so notebook pages keep their code at the top level.
+        ValueError: If a code block sits inside an admonition or tab other than an exercise's
+            solution: a notebook has no place for it, so notebook pages keep their code at the
+            top level.
     """
     markdown = _FRONT_MATTER.sub("", markdown)
     lines = markdown.split("\n")
-    cells, start = [], 0
+    cells, start = [install_cell(install_command)], 0
     for block in parse_blocks(markdown, page):
-        prose = "\n".join(lines[start : block.line - 1])
-        if block.indent and runs_as_code(block):
+        prose_lines = lines[start : block.line - 1]
+        opening = _solution_opening(prose_lines) if block.indent else None
+        if opening is not None:
+            title = _SOLUTION.match(prose_lines[opening])["title"] or "Solution"
+            prose_lines[opening] = f"**{title}** (try the exercise first):"
+        prose = "\n".join(prose_lines)
+        if block.indent and runs_as_code(block) and opening is None:
             raise ValueError(
                 f"{block.location}: a notebook page keeps its code blocks at the top level, "
                 "not inside an admonition or tab"
@@ -88,5 +122,6 @@ def page_to_notebook(markdown: str, page: str) -> dict:
     }
 
 
-def notebook_json(markdown: str, page: str) -> str:
-    return json.dumps(page_to_notebook(markdown, page), indent=1, ensure_ascii=False) + "\n"
+def notebook_json(markdown: str, page: str, install_command: str) -> str:
+    notebook = page_to_notebook(markdown, page, install_command)
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"

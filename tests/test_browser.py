@@ -1,8 +1,11 @@
 """The built site in a real headless Chromium, with no network but localhost."""
 
+import re
+
 import pytest
 
 from tests.browser import offline_page, serve
+from tests.layout import WIDTHS, overflows
 from tests.page_harness import page_files
 from tests.site_build import html_page_for
 
@@ -57,3 +60,57 @@ def test_code_blocks_have_copy_buttons_and_outputs(built_site):
         )
         assert all(width > 100 for width in sizes), f"figures did not decode: {sizes}"
         assert not blocked, f"the page tried to reach outside the site: {blocked}"
+
+
+def test_no_equation_or_figure_overflows_on_a_phone_or_a_laptop(built_site):
+    urls = [
+        str(html_page_for(page, built_site.directory).parent.relative_to(built_site.directory))
+        .replace(".", "", 1)
+        .strip("/")
+        + "/"
+        for page in page_files()
+    ]
+    problems, measured = overflows(built_site.directory, [url.lstrip("/") for url in urls])
+    assert not problems, "wider than their column:\n" + "\n".join(problems)
+    assert measured > 100, f"only {measured} equations and figures measured"
+    print(f"{measured} equations and figures fit at {WIDTHS} px on {len(urls)} pages")
+
+
+def test_a_figure_enlarges_on_click_and_listings_are_not_runnable_code(built_site):
+    with serve(built_site.directory) as base_url, offline_page(base_url) as (page, blocked):
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.goto(base_url + MATH_PAGE, wait_until="networkidle")
+        figure = page.locator("img.dlref-figure").first
+        shown = figure.evaluate("img => img.getBoundingClientRect().width")
+        figure.click()
+        enlarged = page.locator(".glightbox-container .gslide-image img").first
+        enlarged.wait_for(state="visible")
+        assert enlarged.evaluate("img => img.getBoundingClientRect().width") > shown
+        page.keyboard.press("Escape")
+        page.locator(".glightbox-container").wait_for(state="detached")
+
+        listings = page.locator(".dlref-listing")
+        assert listings.count() > 0
+        for index in range(listings.count()):
+            listing = listings.nth(index)
+            assert listing.locator(".filename").inner_text().startswith("dlref/")
+            label = listing.locator(".filename").evaluate(
+                "el => getComputedStyle(el, '::before').content"
+            )
+            assert "Source listing" in label
+            assert not listing.locator("button.md-clipboard").is_visible()
+            link = listing.locator("xpath=following-sibling::p[1]//a").get_attribute("href")
+            assert "reference/" in link and link.endswith("#source"), link
+
+        page.locator("button.dlref-copy-all").click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        served = (built_site.directory / MATH_PAGE / "backpropagation.py").read_text()
+        assert copied == served
+        assert not blocked, f"the page tried to reach outside the site: {blocked}"
+
+
+def test_search_previews_show_no_raw_tex(built_site):
+    index = (built_site.directory / "search" / "search_index.json").read_text(encoding="utf-8")
+    raw = re.findall(r".{30}(?:\\\\\(|\\\\\[|\\\\frac|\\\\mathcal).{30}", index)
+    assert not raw, f"raw TeX in the search index: {raw[:5]}"
+    assert "λ" in index  # Greek letters survive as text

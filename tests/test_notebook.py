@@ -42,8 +42,12 @@ PAGE = textwrap.dedent(
 )
 
 
+INSTALL = "pip install https://example.org/dist/dlref-0.1.0-py3-none-any.whl"
+
+
 def test_prose_becomes_markdown_cells_and_blocks_code_cells():
-    cells = notebook.page_to_notebook(PAGE, "docs/a.md")["cells"]
+    install, *cells = notebook.page_to_notebook(PAGE, "docs/a.md", INSTALL)["cells"]
+    assert install["cell_type"] == "code"
     assert [cell["cell_type"] for cell in cells] == [
         "markdown",
         "code",
@@ -60,10 +64,27 @@ def test_prose_becomes_markdown_cells_and_blocks_code_cells():
     assert cells[4]["source"] == "## Next"
 
 
-def test_code_inside_an_admonition_is_refused():
+def test_the_first_cell_installs_dlref_from_the_site_only_where_it_is_missing(tmp_path):
+    cell = notebook.page_to_notebook(PAGE, "docs/a.md", INSTALL)["cells"][0]["source"]
+    assert 'if importlib.util.find_spec("dlref") is None:' in cell
+    assert '"install", "https://example.org/dist/dlref-0.1.0-py3-none-any.whl"' in cell
+    exec(compile(cell, "install-cell", "exec"), {})  # dlref is installed here: a no-op
+
+
+def test_an_exercise_solution_becomes_a_code_cell_after_a_solution_line():
+    page = (
+        "# A\n\n### 1. Square\n\nWrite it.\n\n??? success \"Solution\"\n\n"
+        "    ```python\n    x = 2 ** 2\n    ```\n"
+    )
+    cells = notebook.page_to_notebook(page, "docs/a.md", INSTALL)["cells"]
+    assert cells[1]["source"].endswith("Write it.\n\n**Solution** (try the exercise first):")
+    assert cells[2] == {**cells[2], "cell_type": "code", "source": "x = 2 ** 2"}
+
+
+def test_code_inside_another_admonition_is_refused():
     page = "# A\n\n!!! note\n\n    ```python\n    x = 1\n    ```\n"
     with pytest.raises(ValueError, match=r"docs/a.md:5: a notebook page keeps its code blocks"):
-        notebook.page_to_notebook(page, "docs/a.md")
+        notebook.page_to_notebook(page, "docs/a.md", INSTALL)
 
 
 def test_there_is_a_notebook_page():
@@ -73,11 +94,12 @@ def test_there_is_a_notebook_page():
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES, ids=lambda path: path.name)
 def test_notebook_is_valid_and_holds_the_code_the_harness_ran(page):
     text = page.read_text(encoding="utf-8")
-    document = nbformat.reads(notebook.notebook_json(text, page.name), as_version=4)
+    document = nbformat.reads(notebook.notebook_json(text, page.name, INSTALL), as_version=4)
     nbformat.validate(document)
-    code_cells = [cell.source for cell in document.cells if cell.cell_type == "code"]
+    install, *code_cells = [cell.source for cell in document.cells if cell.cell_type == "code"]
     executed = [block.code for block in pages.page_blocks(page) if notebook.runs_as_code(block)]
     assert code_cells == executed
+    assert "find_spec" in install
 
 
 @pytest.mark.site
@@ -86,6 +108,6 @@ def test_site_serves_the_notebook_it_links(page, built_site):
     html_file = html_page_for(page, built_site.directory)
     html = html_file.read_text(encoding="utf-8")
     name = f"{page.stem}.ipynb"
-    assert f'href="{name}" download' in html
+    assert f'download="" href="{name}"' in html
     served = json.loads((html_file.parent / name).read_text(encoding="utf-8"))
     assert served["nbformat"] == 4

@@ -93,3 +93,18 @@ def test_pages_show_what_their_code_printed(built_site, page_runs):
                 )
         figures = sum(len(output.figures) for output in run.outputs)
         assert html.count('class="dlref-figure"') == figures, f"{page}: figures missing"
+
+
+def test_every_module_has_an_api_reference_page_with_its_source():
+    nav = (pages.ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    for file in sorted((pages.ROOT / "dlref").rglob("*.py")):
+        relative = file.relative_to(pages.ROOT / "dlref")
+        if file.name == "__init__.py" or relative.parts[0] == "exercises":
+            continue  # packages, and the checks (documented together on reference/exercises.md)
+        page = pages.DOCS / "reference" / relative.with_suffix(".md")
+        assert page.exists(), f"dlref/{relative} has no API reference page {page.name}"
+        text = page.read_text(encoding="utf-8")
+        dotted = ".".join(("dlref", *relative.with_suffix("").parts))
+        assert f"::: {dotted}\n" in text, f"{page.name} does not document {dotted}"
+        assert f'--8<-- "dlref/{relative}"' in text, f"{page.name} does not show its source"
+        assert f"reference/{relative.with_suffix('.md')}" in nav, f"{page.name} is not in nav"
