@@ -46,8 +46,10 @@ def sigmoid(x: torch.Tensor) -> torch.Tensor:
     r"""Logistic sigmoid, squashing any real number into $(0, 1)$.
 
     $$
-    \sigma(x) = \frac{1}{1 + e^{-x}} = \frac{e^{x}}{1 + e^{x}},
-    \qquad \sigma'(x) = \sigma(x)\,\bigl(1 - \sigma(x)\bigr).
+    \begin{aligned}
+    \sigma(x) &= \frac{1}{1 + e^{-x}} = \frac{e^{x}}{1 + e^{x}}, \\
+    \sigma'(x) &= \sigma(x)\,\bigl(1 - \sigma(x)\bigr).
+    \end{aligned}
     $$
 
     The first form overflows for large negative $x$ ($e^{-x} \to \infty$), the second for large
@@ -94,9 +96,11 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     r"""Hyperbolic tangent, a zero-centred squashing into $(-1, 1)$.
 
     $$
-    \tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}
-    = \operatorname{sign}(x)\,\frac{1 - e^{-2|x|}}{1 + e^{-2|x|}},
-    \qquad \tanh'(x) = 1 - \tanh^2(x).
+    \begin{aligned}
+    \tanh(x) &= \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}} \\
+    &= \operatorname{sign}(x)\,\frac{1 - e^{-2|x|}}{1 + e^{-2|x|}}, \\
+    \tanh'(x) &= 1 - \tanh^2(x).
+    \end{aligned}
     $$
 
     The second form only exponentiates $-2|x| \le 0$, so nothing overflows. Writing
@@ -144,8 +148,10 @@ def relu(x: torch.Tensor) -> torch.Tensor:
     r"""Rectified linear unit: keep positive inputs, zero the rest.
 
     $$
-    \operatorname{ReLU}(x) = \max(0, x),
-    \qquad \operatorname{ReLU}'(x) = \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}
+    \begin{aligned}
+    \operatorname{ReLU}(x) &= \max(0, x), \\
+    \operatorname{ReLU}'(x) &= \begin{cases} 1 & x > 0 \\ 0 & x \le 0 \end{cases}
+    \end{aligned}
     $$
 
     The derivative at $0$ is taken to be $0$, as PyTorch does. Written as
@@ -189,8 +195,10 @@ def leaky_relu(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
     r"""Leaky ReLU: like ReLU, but negative inputs keep a small slope, so no unit stops learning.
 
     $$
-    \operatorname{LeakyReLU}(x) = \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases},
-    \qquad \operatorname{LeakyReLU}'(x) = \begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}
+    \begin{aligned}
+    \operatorname{LeakyReLU}(x) &= \begin{cases} x & x > 0 \\ \alpha x & x \le 0 \end{cases} \\
+    \operatorname{LeakyReLU}'(x) &= \begin{cases} 1 & x > 0 \\ \alpha & x \le 0 \end{cases}
+    \end{aligned}
     $$
 
     with $\alpha$ = ``negative_slope``.
@@ -235,8 +243,10 @@ def elu(x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
     r"""Exponential linear unit: identity for positive inputs, a smooth saturation at $-\alpha$.
 
     $$
-    \operatorname{ELU}(x) = \begin{cases} x & x > 0 \\ \alpha\,(e^{x} - 1) & x \le 0 \end{cases},
-    \qquad \operatorname{ELU}'(x) = \begin{cases} 1 & x > 0 \\ \alpha\,e^{x} & x \le 0 \end{cases}
+    \begin{aligned}
+    \operatorname{ELU}(x) &= \begin{cases} x & x > 0 \\ \alpha\,(e^{x} - 1) & x \le 0 \end{cases} \\
+    \operatorname{ELU}'(x) &= \begin{cases} 1 & x > 0 \\ \alpha\,e^{x} & x \le 0 \end{cases}
+    \end{aligned}
     $$
 
     ``torch.where`` evaluates both branches everywhere, and autograd differentiates both: for
@@ -286,17 +296,21 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     r"""Gaussian error linear unit: $x$ weighted by how likely a standard normal is below it.
 
     $$
-    \operatorname{GELU}(x) = x\,\Phi(x)
-    = \frac{x}{2}\Bigl(1 + \operatorname{erf}\bigl(x/\sqrt{2}\bigr)\Bigr),
-    \qquad \operatorname{GELU}'(x) = \Phi(x) + x\,\varphi(x),
+    \begin{aligned}
+    \operatorname{GELU}(x) &= x\,\Phi(x) \\
+    &= \frac{x}{2}\Bigl(1 + \operatorname{erf}\bigl(x/\sqrt{2}\bigr)\Bigr), \\
+    \operatorname{GELU}'(x) &= \Phi(x) + x\,\varphi(x),
+    \end{aligned}
     $$
 
     where $\Phi$ and $\varphi = e^{-x^2/2}/\sqrt{2\pi}$ are the standard normal CDF and density.
     With ``approximate="tanh"`` (the form used by the original BERT and GPT-2 code):
 
     $$
-    \operatorname{GELU}(x) \approx \frac{x}{2}\bigl(1 + \tanh u\bigr),
-    \qquad u = \sqrt{2/\pi}\,\bigl(x + 0.044715\,x^3\bigr).
+    \begin{aligned}
+    \operatorname{GELU}(x) &\approx \frac{x}{2}\bigl(1 + \tanh u\bigr), \\
+    u &= \sqrt{2/\pi}\,\bigl(x + 0.044715\,x^3\bigr).
+    \end{aligned}
     $$
 
     Args:
@@ -326,12 +340,15 @@ def gelu_grad(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     r"""Derivative of GELU, exact or of its tanh approximation.
 
     $$
-    \frac{d}{dx}\,x\,\Phi(x) = \Phi(x) + x\,\varphi(x),
-    \qquad
-    \frac{d}{dx}\,\frac{x}{2}(1 + \tanh u)
-    = \frac{1 + \tanh u}{2}
-    + \frac{x}{2}\,(1 - \tanh^2 u)\,\sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2).
+    \begin{aligned}
+    &\frac{d}{dx}\,x\,\Phi(x) = \Phi(x) + x\,\varphi(x), \\
+    &\frac{d}{dx}\,\frac{x}{2}(1 + \tanh u) \\
+    &\quad = \frac{1 + \tanh u}{2} + \frac{x}{2}\,(1 - \tanh^2 u)\,\frac{du}{dx}, \\
+    &\frac{du}{dx} = \sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2),
+    \end{aligned}
     $$
+
+    with $u$ the argument of $\tanh$ in [`gelu`][dlref.activations.gelu]'s approximation.
 
     Args:
         x: Floating-point tensor of any shape.
@@ -363,8 +380,10 @@ def silu(x: torch.Tensor) -> torch.Tensor:
     r"""Sigmoid linear unit (also called swish): $x$ gated by its own sigmoid.
 
     $$
-    \operatorname{SiLU}(x) = x\,\sigma(x),
-    \qquad \operatorname{SiLU}'(x) = \sigma(x)\,\bigl(1 + x\,(1 - \sigma(x))\bigr).
+    \begin{aligned}
+    \operatorname{SiLU}(x) &= x\,\sigma(x), \\
+    \operatorname{SiLU}'(x) &= \sigma(x)\,\bigl(1 + x\,(1 - \sigma(x))\bigr).
+    \end{aligned}
     $$
 
     Args:
@@ -407,15 +426,19 @@ def silu_grad(x: torch.Tensor) -> torch.Tensor:
 def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r"""Softmax: turn scores (logits) into probabilities that sum to 1 along ``dim``.
 
+    With $s = \operatorname{softmax}(x)$, any constant $c$ and $\mathbb{1}[i = j]$ equal to 1
+    when $i = j$ and 0 otherwise:
+
     $$
-    \operatorname{softmax}(x)_i = \frac{e^{x_i}}{\sum_j e^{x_j}}
-    = \frac{e^{x_i - m}}{\sum_j e^{x_j - m}},
-    \qquad \frac{\partial\,\operatorname{softmax}(x)_i}{\partial x_j} = s_i\,(\delta_{ij} - s_j),
+    \begin{aligned}
+    s_i &= \frac{e^{x_i}}{\sum_j e^{x_j}} = \frac{e^{x_i - c}}{\sum_j e^{x_j - c}}, \\
+    \frac{\partial s_i}{\partial x_j} &= s_i\,\bigl(\mathbb{1}[i = j] - s_j\bigr).
+    \end{aligned}
     $$
 
-    with $s = \operatorname{softmax}(x)$. Any shift $m$ gives the same result; choosing the
-    maximum $m = \max_j x_j$ makes every exponent $\le 0$, so nothing overflows (logits around
-    $10^4$ are fine), and at least one term is $e^0 = 1$, so the sum never underflows to $0$.
+    Every shift $c$ gives the same result; choosing the maximum $c = \max_j x_j$ (``m`` in the
+    code) makes every exponent $\le 0$, so nothing overflows (logits around $10^4$ are fine), and
+    at least one term is $e^0 = 1$, so the sum never underflows to $0$.
     Entries equal to $-\infty$ (masked positions) get probability $0$, as long as their row
     has a finite entry; a row of only $-\infty$ gives NaN, as in PyTorch.
 
@@ -444,15 +467,18 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r"""Logarithm of the softmax, computed without ever forming the (possibly tiny) probabilities.
 
+    With $s = \operatorname{softmax}(x)$ and $c = \max_j x_j$ (the log-sum-exp trick):
+
     $$
-    \log \operatorname{softmax}(x)_i = x_i - \log \sum_j e^{x_j}
-    = (x_i - m) - \log \sum_j e^{x_j - m},
-    \qquad \frac{\partial \log \operatorname{softmax}(x)_i}{\partial x_j} = \delta_{ij} - s_j,
+    \begin{aligned}
+    \log s_i &= x_i - \log \sum_j e^{x_j} \\
+    &= (x_i - c) - \log \sum_j e^{x_j - c}, \\
+    \frac{\partial \log s_i}{\partial x_j} &= \mathbb{1}[i = j] - s_j.
+    \end{aligned}
     $$
 
-    with $m = \max_j x_j$ (the log-sum-exp trick) and $s = \operatorname{softmax}(x)$. Taking
-    ``log(softmax(x))`` instead would give $\log 0 = -\infty$ wherever a probability underflows;
-    this form stays finite there. This is what cross-entropy losses use.
+    Taking ``log(softmax(x))`` instead would give $\log 0 = -\infty$ wherever a probability
+    underflows; this form stays finite there. This is what cross-entropy losses use.
 
     Args:
         x: Floating-point tensor of logits, any shape.

@@ -5,13 +5,14 @@ inputs (``_prev``), the operation that made it (``_op``) and a small ``_backward
 knows the operation's local derivative. `Value.backward` orders the graph topologically and runs
 the closures from the output back to the leaves, applying the chain rule one node at a time:
 
-$$\frac{\partial L}{\partial x} = \sum_{y \,:\, x \in \mathrm{inputs}(y)}
-  \frac{\partial L}{\partial y}\,\frac{\partial y}{\partial x}.$$
+$$\frac{\partial \mathcal{L}}{\partial v} = \sum_{u \,:\, v \in \mathrm{inputs}(u)}
+  \frac{\partial \mathcal{L}}{\partial u}\,\frac{\partial u}{\partial v}.$$
 
 Each closure adds ``out.grad * local_derivative`` into its inputs' ``grad`` (``+=``, never ``=``),
 so a node used on several paths collects the sum over all of them.
 
 Examples:
+    >>> from dlref.autograd import Value
     >>> x = Value(2.0)
     >>> y = x * x + 3 * x  # dy/dx = 2x + 3
     >>> y.backward()
@@ -31,8 +32,8 @@ class Value:
 
     Attributes:
         data: The number this node holds.
-        grad: $\partial L / \partial \text{self}$ for the output $L$ of the last `backward`
-            call (leaves accumulate across calls, see `backward`).
+        grad: $\partial \mathcal{L} / \partial \text{self}$ for the output $\mathcal{L}$ of the
+            last `backward` call (leaves accumulate across calls, see `backward`).
         _prev: The Values this one was computed from (empty for a leaf).
         _op: A label for the operation that produced this Value (``""`` for a leaf).
 
@@ -101,7 +102,8 @@ class Value:
         Gradients accumulate like PyTorch's: the gradients of interior nodes are reset at the
         start of every call, but a leaf's ``grad`` is added to, so calling ``backward`` twice
         on the same graph doubles the leaves' gradients. Set ``leaf.grad = 0.0`` before each
-        new step, as ``optimizer.zero_grad()`` does in PyTorch.
+        new step; PyTorch's ``optimizer.zero_grad()`` plays the same part (since PyTorch 2.0 it
+        sets each ``.grad`` to ``None`` rather than to zeros, ``set_to_none=True``).
         """
         order: list[Value] = []
         visited: set[Value] = set()

@@ -5,19 +5,25 @@ applies the chain rule layer by layer with plain tensor operations (under ``torc
 
 Notation, for a batch of $B$ rows and layers $l = 1, \dots, L$ of widths $n_0, \dots, n_L$:
 
-$$a_0 = x \in \mathbb{R}^{B \times n_0}, \qquad
-  z_l = a_{l-1} W_l^\top + b_l \in \mathbb{R}^{B \times n_l}, \qquad
-  a_l = \phi(z_l) \;\; (l < L),$$
+$$\begin{aligned}
+  a_0 &= x \in \mathbb{R}^{B \times n_0}, \\
+  z_l &= a_{l-1} W_l^\top + b_l \in \mathbb{R}^{B \times n_l}, \\
+  a_l &= \phi(z_l) \quad (l < L),
+\end{aligned}$$
 
 with $W_l \in \mathbb{R}^{n_l \times n_{l-1}}$ and $b_l \in \mathbb{R}^{n_l}$ shaped like
 ``nn.Linear``'s ``weight`` and ``bias``. The last layer has no activation: $z_L$ are the logits,
 and the loss $\mathcal{L}$ is the mean cross-entropy over the batch. Writing
 $\delta_l = \partial \mathcal{L} / \partial z_l \in \mathbb{R}^{B \times n_l}$, backpropagation is
 
-$$\delta_L = \frac{\partial \mathcal{L}}{\partial z_L}, \qquad
-  \frac{\partial \mathcal{L}}{\partial W_l} = \delta_l^\top a_{l-1}, \qquad
-  \frac{\partial \mathcal{L}}{\partial b_l} = \sum_{b=1}^{B} \delta_{l,b}, \qquad
-  \delta_{l-1} = (\delta_l W_l) \odot \phi'(z_{l-1}).$$
+$$\begin{aligned}
+  \delta_L &= \frac{\partial \mathcal{L}}{\partial z_L}, \\
+  \frac{\partial \mathcal{L}}{\partial W_l} &= \delta_l^\top a_{l-1}, \\
+  \frac{\partial \mathcal{L}}{\partial b_l} &= \sum_{i=1}^{B} \delta_{l,i}, \\
+  \delta_{l-1} &= (\delta_l W_l) \odot \phi'(z_{l-1}),
+\end{aligned}$$
+
+where $\delta_{l,i}$ is row $i$ of $\delta_l$ (example $i$ of the batch).
 """
 
 from __future__ import annotations
@@ -40,11 +46,13 @@ def softmax_cross_entropy(
 
     With $p = \mathrm{softmax}(z)$ row by row and $y$ the target classes,
 
-    $$\mathcal{L} = -\frac{1}{B} \sum_{b} \log p_{b, y_b}, \qquad
-      \frac{\partial \mathcal{L}}{\partial z} = \frac{p - \mathrm{onehot}(y)}{B}.$$
+    $$\begin{aligned}
+      \mathcal{L} &= -\frac{1}{B} \sum_{i=1}^{B} \log p_{i, y_i}, \\
+      \frac{\partial \mathcal{L}}{\partial z} &= \frac{p - \mathrm{onehot}(y)}{B}.
+    \end{aligned}$$
 
-    $\log p$ is computed with the log-sum-exp trick, $\log p_{bc} = s_{bc} - \log \sum_k e^{s_{bk}}$
-    with $s_b = z_b - \max_k z_{bk}$, so that no exponential overflows, even for logits of $10^4$.
+    $\log p$ is computed with the log-sum-exp trick, $\log p_{ic} = s_{ic} - \log \sum_k e^{s_{ik}}$
+    with $s_i = z_i - \max_k z_{ik}$, so that no exponential overflows, even for logits of $10^4$.
 
     Args:
         logits: Unnormalised scores of shape ``(B, C)``.
@@ -141,6 +149,8 @@ class ManualMLP:
             ``activation`` is unknown.
 
     Example:
+        >>> import torch
+        >>> from dlref.backprop import ManualMLP, softmax_cross_entropy
         >>> mlp = ManualMLP([2, 16, 2], "tanh", generator=torch.Generator().manual_seed(0))
         >>> x, y = torch.randn(8, 2, dtype=torch.float64), torch.randint(0, 2, (8,))
         >>> loss, dlogits = softmax_cross_entropy(mlp.forward(x), y)

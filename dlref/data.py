@@ -240,8 +240,8 @@ def make_spirals(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Interleaved spiral arms, one per class, growing out from the origin.
 
-    Arm $k$ of $K$ holds the points $r(\cos\theta, \sin\theta)$ with radius
-    $r \in (0, 1]$ and angle $\theta = 2\pi(\text{turns} \cdot r + k / K)$, plus Gaussian
+    Arm $k$ of $K$ holds the points $r(\cos\psi, \sin\psi)$ with radius
+    $r \in (0, 1]$ and angle $\psi = 2\pi(\text{turns} \cdot r + k / K)$, plus Gaussian
     noise. A hard problem for its size: a model needs several bends in its decision boundary.
 
     Args:

@@ -175,6 +175,9 @@ class ActivationStats(_Hooks):
         ValueError: If ``model`` has no submodule of these types.
 
     Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> from dlref.diagnostics import ActivationStats
         >>> model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
         >>> with ActivationStats(model) as recorder:
         ...     _ = model(torch.randn(16, 4))

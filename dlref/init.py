@@ -9,8 +9,21 @@ $$
 
 If $\mathrm{fan\_in} \cdot \mathrm{Var}[W]$ is above 1 the activations grow geometrically with
 depth, below 1 they shrink towards 0; both stall training. The schemes here pick
-$\mathrm{Var}[W]$ so the scale is preserved: Xavier/Glorot for symmetric activations such as
-tanh, Kaiming/He for ReLU, which zeroes half of its inputs and so needs twice the variance.
+$\mathrm{Var}[W]$ so the scale is preserved, each with the nonlinearity's gain
+([`calculate_gain`][dlref.init.calculate_gain]) applied once:
+
+$$
+\begin{aligned}
+\mathrm{Var}_{\text{Xavier}}[W]
+&= \mathrm{gain}^2 \cdot \frac{2}{\mathrm{fan\_in} + \mathrm{fan\_out}},
+\\
+\mathrm{Var}_{\text{Kaiming}}[W] &= \frac{\mathrm{gain}^2}{\mathrm{fan\_in}}.
+\end{aligned}
+$$
+
+Xavier/Glorot suits symmetric activations such as tanh; Kaiming/He suits ReLU, which zeroes half
+of its inputs: its gain $\sqrt 2$ makes Kaiming's variance $2/\mathrm{fan\_in}$, and that 2
+*is* the gain (multiplying by it again would count it twice).
 
 The functions match `torch.nn.init` (same gains, same fans, same arguments, and with the same
 random generator state the very same numbers), fill the tensor in place without recording the
@@ -45,7 +58,10 @@ def _check_weight(tensor: torch.Tensor, caller: str) -> None:
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     r"""Return the gain that offsets how much a nonlinearity shrinks the signal's scale.
 
-    Initialisers multiply the weights' standard deviation by this gain:
+    Initialisers multiply the weights' standard deviation by this gain, once: Xavier's
+    $\mathrm{Var}[W] = \mathrm{gain}^2 \cdot 2/(\mathrm{fan\_in} + \mathrm{fan\_out})$,
+    Kaiming's $\mathrm{Var}[W] = \mathrm{gain}^2/\mathrm{fan}$ (so ReLU's $2/\mathrm{fan\_in}$
+    already holds $\mathrm{gain}^2 = 2$):
 
     | nonlinearity | gain |
     |---|---|
@@ -105,9 +121,11 @@ def fan_in_and_fan_out(tensor: torch.Tensor) -> tuple[int, int]:
     every output value sees ``in_channels`` times the kernel's receptive field $\prod k$:
 
     $$
-    \mathrm{fan\_in} = \mathrm{in\_channels} \cdot \textstyle\prod k,
-    \qquad
-    \mathrm{fan\_out} = \mathrm{out\_channels} \cdot \textstyle\prod k.
+    \begin{aligned}
+    \mathrm{fan\_in} &= \mathrm{in\_channels} \cdot \textstyle\prod k,
+    \\
+    \mathrm{fan\_out} &= \mathrm{out\_channels} \cdot \textstyle\prod k.
+    \end{aligned}
     $$
 
     Args:
@@ -149,8 +167,12 @@ def xavier_uniform_(
     gain squared:
 
     $$
-    \mathrm{Var}[W] = \mathrm{gain}^2 \cdot \frac{2}{\mathrm{fan\_in} + \mathrm{fan\_out}},
-    \qquad W \sim \mathcal{U}(-b, b), \quad b = \sqrt{3}\,\sigma,
+    \begin{aligned}
+    \sigma^2 = \mathrm{Var}[W]
+    &= \mathrm{gain}^2 \cdot \frac{2}{\mathrm{fan\_in} + \mathrm{fan\_out}},
+    \\
+    W &\sim \mathcal{U}(-b, b), \quad b = \sqrt{3}\,\sigma,
+    \end{aligned}
     $$
 
     since $\mathcal{U}(-b, b)$ has variance $b^2/3$.
@@ -188,11 +210,15 @@ def xavier_normal_(
     r"""Fill ``tensor`` in place from Glorot & Bengio's (2010) normal distribution.
 
     $$
-    W \sim \mathcal{N}(0, \sigma^2),
-    \qquad \sigma = \mathrm{gain} \cdot \sqrt{\frac{2}{\mathrm{fan\_in} + \mathrm{fan\_out}}},
+    \begin{aligned}
+    W &\sim \mathcal{N}(0, \sigma^2),
+    \\
+    \sigma &= \mathrm{gain} \cdot \sqrt{\frac{2}{\mathrm{fan\_in} + \mathrm{fan\_out}}},
+    \end{aligned}
     $$
 
-    the same variance as [`xavier_uniform_`][dlref.init.xavier_uniform_] (see there for why).
+    the same variance as
+    [`xavier_uniform_`][dlref.init.xavier_uniform_] (see there for why).
 
     Args:
         tensor: The weight to fill, at least 2-D.
@@ -242,12 +268,15 @@ def kaiming_uniform_(
     $\tfrac12\,\mathrm{fan\_in}\cdot\mathrm{Var}[W] = 1$:
 
     $$
-    \mathrm{Var}[W] = \frac{\mathrm{gain}^2}{\mathrm{fan}} \quad\Bigl(= \frac{2}{\mathrm{fan\_in}}
-    \text{ for ReLU}\Bigr),
-    \qquad W \sim \mathcal{U}(-b, b), \quad b = \sqrt{3}\,\sigma.
+    \begin{aligned}
+    \sigma^2 = \mathrm{Var}[W] &= \frac{\mathrm{gain}^2}{\mathrm{fan}},
+    \\
+    W &\sim \mathcal{U}(-b, b), \quad b = \sqrt{3}\,\sigma,
+    \end{aligned}
     $$
 
-    ``mode="fan_in"`` preserves the activations' variance in the forward pass,
+    with the gain of ``nonlinearity`` applied once: for ReLU $\mathrm{gain}^2 = 2$, which gives
+    $2/\mathrm{fan\_in}$. ``mode="fan_in"`` preserves the activations' variance in the forward pass,
     ``mode="fan_out"`` the gradients' variance in the backward pass.
 
     Args:
@@ -292,12 +321,16 @@ def kaiming_normal_(
     r"""Fill ``tensor`` in place from He et al.'s (2015) normal distribution.
 
     $$
-    W \sim \mathcal{N}(0, \sigma^2),
-    \qquad \sigma = \frac{\mathrm{gain}}{\sqrt{\mathrm{fan}}}
-    \quad\Bigl(= \sqrt{2 / \mathrm{fan\_in}} \text{ for ReLU}\Bigr),
+    \begin{aligned}
+    W &\sim \mathcal{N}(0, \sigma^2),
+    \\
+    \sigma &= \frac{\mathrm{gain}}{\sqrt{\mathrm{fan}}},
+    \end{aligned}
     $$
 
-    the same variance as [`kaiming_uniform_`][dlref.init.kaiming_uniform_] (see there for why).
+    with the gain of ``nonlinearity`` applied once ($\sigma = \sqrt{2/\mathrm{fan\_in}}$
+    for ReLU): the same variance as [`kaiming_uniform_`][dlref.init.kaiming_uniform_] (see
+    there for why).
 
     Args:
         tensor: The weight to fill, at least 2-D.

@@ -25,16 +25,32 @@ class _BatchNorm(nn.Module):
     For each channel $c$, with $\mathcal{B}$ the $n$ values of that channel in the batch (all
     samples, and all positions $L$ or $H \times W$):
 
-    $$\mu_c = \frac{1}{n} \sum_{i \in \mathcal{B}} x_i, \qquad
-      \sigma_c^2 = \frac{1}{n} \sum_{i \in \mathcal{B}} (x_i - \mu_c)^2,$$
-    $$\hat x = \frac{x - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}, \qquad
-      y = \gamma_c \hat x + \beta_c.$$
+    $$
+    \begin{aligned}
+    \mu_\mathcal{B} &= \frac{1}{n} \sum_{i \in \mathcal{B}} x_i,
+    \\
+    \sigma^2_\mathcal{B} &= \frac{1}{n} \sum_{i \in \mathcal{B}} (x_i - \mu_\mathcal{B})^2,
+    \\
+    \hat x &= \frac{x - \mu_\mathcal{B}}{\sqrt{\sigma^2_\mathcal{B} + \epsilon}},
+    \qquad y = \gamma_c \hat x + \beta_c.
+    \end{aligned}
+    $$
 
-    In training the running statistics follow the batch statistics,
-    $r_\mu \leftarrow (1 - m)\, r_\mu + m\, \mu_c$ and
-    $r_{\sigma^2} \leftarrow (1 - m)\, r_{\sigma^2} + m\, \hat\sigma^2_{\text{unbiased}}$ with
-    $\hat\sigma^2_{\text{unbiased}} = \frac{n}{n-1} \sigma_c^2$; in evaluation
-    $\mu_c$ and $\sigma_c^2$ are replaced by $r_\mu$ and $r_{\sigma^2}$.
+    In training the running statistics follow the batch statistics, at the rate $m$
+    (``momentum``):
+
+    $$
+    \begin{aligned}
+    \mu_{\text{run}} &\leftarrow (1 - m)\, \mu_{\text{run}} + m\, \mu_\mathcal{B},
+    \\
+    \sigma^2_{\text{run}} &\leftarrow (1 - m)\, \sigma^2_{\text{run}}
+    + m\, \tfrac{n}{n-1}\, \sigma^2_\mathcal{B},
+    \end{aligned}
+    $$
+
+    with the unbiased variance $\frac{n}{n-1} \sigma^2_\mathcal{B}$; in evaluation
+    $\mu_\mathcal{B}$ and $\sigma^2_\mathcal{B}$ are replaced by $\mu_{\text{run}}$ and
+    $\sigma^2_{\text{run}}$.
 
     Subclasses only say which input layouts they accept, in ``_layouts``.
     """
@@ -155,9 +171,10 @@ class _BatchNorm(nn.Module):
     def _update_running_stats(self, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
         r"""Move the running statistics towards this batch's: $r \leftarrow (1 - m)\, r + m\, s$.
 
-        The running variance tracks the *unbiased* batch variance $\frac{n}{n-1}\sigma^2$, since
-        it estimates the population's variance. With ``momentum=None`` the factor is
-        $m = 1/t$ for the $t$-th batch, which makes $r$ the plain average of all batches so far.
+        The running variance tracks the *unbiased* batch variance
+        $\frac{n}{n-1}\sigma^2_\mathcal{B}$, since it estimates the population's variance. With
+        ``momentum=None`` the factor is $m = 1/t$ for the $t$-th batch, which makes $r$ the plain
+        average of all batches so far.
 
         Args:
             mean: The batch mean per channel, shape ``(C,)``.
@@ -186,17 +203,19 @@ class _BatchNorm(nn.Module):
 class BatchNorm1d(_BatchNorm):
     r"""Batch norm of features ``(B, C)`` or sequences ``(B, C, L)``, like ``nn.BatchNorm1d``.
 
-    Each of the $C$ channels is normalised with the mean $\mu_c$ and biased variance $\sigma_c^2$
-    of its values over the batch (and the length $L$), then scaled and shifted:
-    $\hat x = (x - \mu_c)/\sqrt{\sigma_c^2 + \epsilon}$, $y = \gamma_c \hat x + \beta_c$.
-    Training also updates the running statistics,
-    $r \leftarrow (1 - m)\, r + m\, \hat\sigma^2_{\text{unbiased}}$ for the variance (and likewise
-    with $\mu_c$ for the mean), which evaluation mode uses in place of the batch's.
+    Each of the $C$ channels is normalised with the mean $\mu_\mathcal{B}$ and biased variance
+    $\sigma^2_\mathcal{B}$ of its values over the batch (and the length $L$), then scaled and
+    shifted: $\hat x = (x - \mu_\mathcal{B})/\sqrt{\sigma^2_\mathcal{B} + \epsilon}$,
+    $y = \gamma_c \hat x + \beta_c$. Training also updates the running statistics at the rate $m$,
+    $\sigma^2_{\text{run}} \leftarrow (1 - m)\, \sigma^2_{\text{run}} + m\, \tfrac{n}{n-1}
+    \sigma^2_\mathcal{B}$ for the variance (unbiased, over the $n$ values) and likewise
+    $\mu_{\text{run}}$ for the mean, which evaluation mode uses in place of the batch's.
 
     Args:
         num_features: The number of channels $C$.
         eps: Added to the variance before the square root, for numerical stability.
-        momentum: The factor $m$ of the running averages; ``None`` for a cumulative average.
+        momentum: The rate $m$ of the running averages (the weight of the new batch); ``None``
+            for a cumulative average.
         affine: Whether to learn $\gamma$ (``weight``) and $\beta$ (``bias``), shape ``(C,)``.
         track_running_stats: Whether to keep ``running_mean``, ``running_var`` and
             ``num_batches_tracked``; if ``False``, batch statistics are used in every mode.
@@ -211,17 +230,19 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     r"""Batch normalisation of images ``(B, C, H, W)``, like ``nn.BatchNorm2d``.
 
-    Each of the $C$ channels is normalised with the mean $\mu_c$ and biased variance $\sigma_c^2$
-    of its $B \cdot H \cdot W$ values, then scaled and shifted:
-    $\hat x = (x - \mu_c)/\sqrt{\sigma_c^2 + \epsilon}$, $y = \gamma_c \hat x + \beta_c$.
-    Training also updates the running statistics,
-    $r \leftarrow (1 - m)\, r + m\, \hat\sigma^2_{\text{unbiased}}$ for the variance (and likewise
-    with $\mu_c$ for the mean), which evaluation mode uses in place of the batch's.
+    Each of the $C$ channels is normalised with the mean $\mu_\mathcal{B}$ and biased variance
+    $\sigma^2_\mathcal{B}$ of its $B \cdot H \cdot W$ values, then scaled and shifted:
+    $\hat x = (x - \mu_\mathcal{B})/\sqrt{\sigma^2_\mathcal{B} + \epsilon}$,
+    $y = \gamma_c \hat x + \beta_c$. Training also updates the running statistics at the rate $m$,
+    $\sigma^2_{\text{run}} \leftarrow (1 - m)\, \sigma^2_{\text{run}} + m\, \tfrac{n}{n-1}
+    \sigma^2_\mathcal{B}$ for the variance (unbiased, over the $n$ values) and likewise
+    $\mu_{\text{run}}$ for the mean, which evaluation mode uses in place of the batch's.
 
     Args:
         num_features: The number of channels $C$.
         eps: Added to the variance before the square root, for numerical stability.
-        momentum: The factor $m$ of the running averages; ``None`` for a cumulative average.
+        momentum: The rate $m$ of the running averages (the weight of the new batch); ``None``
+            for a cumulative average.
         affine: Whether to learn $\gamma$ (``weight``) and $\beta$ (``bias``), shape ``(C,)``.
         track_running_stats: Whether to keep ``running_mean``, ``running_var`` and
             ``num_batches_tracked``; if ``False``, batch statistics are used in every mode.
@@ -242,9 +263,15 @@ class LayerNorm(nn.Module):
     For each sample (for a transformer: each token), with $\mathcal{N}$ the $n$ values in its
     last ``len(normalized_shape)`` dimensions:
 
-    $$\mu = \frac{1}{n} \sum_{i \in \mathcal{N}} x_i, \qquad
-      \sigma^2 = \frac{1}{n} \sum_{i \in \mathcal{N}} (x_i - \mu)^2, \qquad
-      y = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta.$$
+    $$
+    \begin{aligned}
+    \mu &= \frac{1}{n} \sum_{i \in \mathcal{N}} x_i,
+    \\
+    \sigma^2 &= \frac{1}{n} \sum_{i \in \mathcal{N}} (x_i - \mu)^2,
+    \\
+    y &= \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta.
+    \end{aligned}
+    $$
 
     The statistics come from the sample itself, never from the rest of the batch, so there are
     no running statistics, training and evaluation compute the same thing, and a batch of one

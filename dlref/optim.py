@@ -6,9 +6,10 @@ PyTorch's own. Only `step` is new: a plain loop over the parameters of each grou
 equation, with the per-parameter state (momentum buffers, moment estimates) in `self.state[p]`
 under the same keys PyTorch uses, so the state dicts of the two are interchangeable.
 
-Notation (shared by every optimizer): $\theta_t$ the parameters after step $t$,
-$g_t = \nabla_\theta f(\theta_{t-1})$ the gradient, $\gamma$ the learning rate, $\lambda$ the
-weight decay. Operations on vectors ($g_t^2$, $\sqrt{v_t}$, division) are elementwise.
+Notation (the site's, shared by every optimizer): $\theta_t$ the parameters after step $t$,
+$g_t = \nabla_\theta f(\theta_{t-1})$ the gradient, $\eta$ the learning rate, $\rho$ the
+momentum coefficient, $\lambda$ the weight decay (PyTorch's documentation uses other letters for
+the first two). Operations on vectors ($g_t^2$, $\sqrt{v_t}$, division) are elementwise.
 """
 
 import math
@@ -58,17 +59,19 @@ def _evaluate_closure(closure: Callable[[], float] | None) -> float | None:
 class SGD(Optimizer):
     r"""Stochastic gradient descent, with optional (Nesterov) momentum and weight decay.
 
-    Plain SGD steps against the gradient, $\theta_t = \theta_{t-1} - \gamma g_t$. Momentum keeps a
+    Plain SGD steps against the gradient, $\theta_t = \theta_{t-1} - \eta g_t$. Momentum keeps a
     running sum of past gradients $b_t$ (a velocity) and steps along it instead, which damps the
     zig-zag across a narrow valley and speeds up the walk along it. Nesterov's variant steps along
     the gradient plus the velocity, a look-ahead that reacts sooner when the valley turns.
 
     Args:
         params: The tensors to optimize, or dicts defining param groups.
-        lr: Learning rate $\gamma$.
-        momentum: Momentum factor $\mu$ (0 turns momentum off).
+        lr: Learning rate $\eta$.
+        momentum: Momentum coefficient $\rho$ (0 turns momentum off).
         dampening: Dampening $\tau$: the share of each new gradient left out of the velocity.
-        weight_decay: L2 penalty $\lambda$, added to the gradient as $\lambda \theta$.
+        weight_decay: L2 penalty $\lambda$, added to the gradient as $\lambda \theta$. With
+            momentum it enters the velocity like the rest of the gradient, so it is not the same
+            as shrinking the weights by $1 - \eta\lambda$ per step (decoupled decay).
         nesterov: Use Nesterov momentum (needs ``momentum > 0`` and ``dampening = 0``).
 
     Raises:
@@ -116,14 +119,14 @@ class SGD(Optimizer):
         \begin{aligned}
         g_t &\leftarrow \nabla_\theta f(\theta_{t-1}) + \lambda \theta_{t-1} \\
         b_t &\leftarrow \begin{cases} g_t & t = 1 \\
-            \mu b_{t-1} + (1 - \tau) g_t & t > 1 \end{cases} \\
-        d_t &\leftarrow \begin{cases} g_t + \mu b_t & \text{nesterov} \\
+            \rho b_{t-1} + (1 - \tau) g_t & t > 1 \end{cases} \\
+        d_t &\leftarrow \begin{cases} g_t + \rho b_t & \text{nesterov} \\
             b_t & \text{otherwise} \end{cases} \\
-        \theta_t &\leftarrow \theta_{t-1} - \gamma d_t
+        \theta_t &\leftarrow \theta_{t-1} - \eta d_t
         \end{aligned}
         $$
 
-        With $\mu = 0$ there is no buffer and $d_t = g_t$. The buffer $b_t$ is
+        With $\rho = 0$ there is no buffer and $d_t = g_t$. The buffer $b_t$ is
         ``self.state[p]["momentum_buffer"]``.
 
         Args:
@@ -149,7 +152,7 @@ class SGD(Optimizer):
                         state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
                     buf = state["momentum_buffer"]
                     grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-                p.add_(grad, alpha=-lr)  # θ ← θ - γ d
+                p.add_(grad, alpha=-lr)  # θ ← θ - η d
         return loss
 
     # --8<-- [end:sgd-step]
@@ -164,11 +167,11 @@ class RMSprop(Optimizer):
 
     Args:
         params: The tensors to optimize, or dicts defining param groups.
-        lr: Learning rate $\gamma$.
+        lr: Learning rate $\eta$.
         alpha: Smoothing constant $\alpha$ of the running averages, in $[0, 1)$.
         eps: $\epsilon$, added to the denominator for numerical stability.
         weight_decay: L2 penalty $\lambda$, added to the gradient as $\lambda \theta$.
-        momentum: Momentum factor $\mu$ (0 turns momentum off).
+        momentum: Momentum coefficient $\rho$ (0 turns momentum off).
         centered: Normalize by the estimated variance of the gradient instead of its second
             moment.
 
@@ -215,16 +218,17 @@ class RMSprop(Optimizer):
         \begin{aligned}
         g_t &\leftarrow \nabla_\theta f(\theta_{t-1}) + \lambda \theta_{t-1} \\
         v_t &\leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2 \\
-        \tilde v_t &\leftarrow \begin{cases} v_t - \bar g_t^2,
-            \quad \bar g_t \leftarrow \alpha \bar g_{t-1} + (1 - \alpha) g_t & \text{centered} \\
+        \bar g_t &\leftarrow \alpha \bar g_{t-1} + (1 - \alpha) g_t \\
+        \tilde v_t &\leftarrow \begin{cases} v_t - \bar g_t^2 & \text{centered} \\
             v_t & \text{otherwise} \end{cases} \\
-        b_t &\leftarrow \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon) \\
-        \theta_t &\leftarrow \theta_{t-1} - \gamma b_t
+        b_t &\leftarrow \rho b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon) \\
+        \theta_t &\leftarrow \theta_{t-1} - \eta b_t
         \end{aligned}
         $$
 
-        All running averages start at 0. With $\mu = 0$ the step is
-        $\theta_t = \theta_{t-1} - \gamma g_t / (\sqrt{\tilde v_t} + \epsilon)$. State keys (as
+        All running averages start at 0; $\bar g_t$, the running mean of the gradient, is kept
+        only when centered. With $\rho = 0$ the step is
+        $\theta_t = \theta_{t-1} - \eta g_t / (\sqrt{\tilde v_t} + \epsilon)$. State keys (as
         in PyTorch): ``step``, ``square_avg`` ($v$), ``grad_avg`` ($\bar g$, centered only),
         ``momentum_buffer`` ($b$, momentum only).
 
@@ -263,10 +267,10 @@ class RMSprop(Optimizer):
                 denom.add_(group["eps"])
                 if momentum > 0:
                     buf = state["momentum_buffer"]
-                    buf.mul_(momentum).addcdiv_(grad, denom)  # b ← μb + g / (√ṽ + ε)
+                    buf.mul_(momentum).addcdiv_(grad, denom)  # b ← ρb + g / (√ṽ + ε)
                     p.add_(buf, alpha=-lr)
                 else:
-                    p.addcdiv_(grad, denom, value=-lr)  # θ ← θ - γ g / (√ṽ + ε)
+                    p.addcdiv_(grad, denom, value=-lr)  # θ ← θ - η g / (√ṽ + ε)
         return loss
 
     # --8<-- [end:rmsprop-step]
@@ -283,7 +287,7 @@ class Adam(Optimizer):
 
     Args:
         params: The tensors to optimize, or dicts defining param groups.
-        lr: Learning rate $\gamma$.
+        lr: Learning rate $\eta$.
         betas: Decay rates $(\beta_1, \beta_2)$ of the two moving averages, each in $[0, 1)$.
         eps: $\epsilon$, added to the denominator for numerical stability.
         weight_decay: Weight decay $\lambda$.
@@ -330,7 +334,7 @@ class Adam(Optimizer):
         Args:
             param: The parameter $\theta_{t-1}$.
             grad: Its gradient $g_t$.
-            lr: The learning rate $\gamma$ (unused here; `AdamW` needs it).
+            lr: The learning rate $\eta$ (unused here; `AdamW` needs it).
             weight_decay: $\lambda$.
 
         Returns:
@@ -347,20 +351,20 @@ class Adam(Optimizer):
 
         $$
         \begin{aligned}
-        g_t &\leftarrow \nabla_\theta f(\theta_{t-1}) + \lambda \theta_{t-1}
-            \quad \text{(Adam; AdamW instead sets }
-            \theta_{t-1} \leftarrow (1 - \gamma\lambda)\,\theta_{t-1}\text{)} \\
+        g_t &\leftarrow \nabla_\theta f(\theta_{t-1}) + \lambda \theta_{t-1} \\
         m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
         v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
-        \hat v_t &\leftarrow \begin{cases} \max(\hat v_{t-1}, v_t) & \text{amsgrad} \\
+        \tilde v_t &\leftarrow \begin{cases} \max(\tilde v_{t-1}, v_t) & \text{amsgrad} \\
             v_t & \text{otherwise} \end{cases} \\
-        \theta_t &\leftarrow \theta_{t-1} - \frac{\gamma}{1 - \beta_1^t} \,
-            \frac{m_t}{\sqrt{\hat v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
+        \theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1 - \beta_1^t} \,
+            \frac{m_t}{\sqrt{\tilde v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
         \end{aligned}
         $$
 
-        $m_0 = v_0 = \hat v_0 = 0$. State keys (as in PyTorch): ``step`` ($t$, a 0-dim tensor),
-        ``exp_avg`` ($m$), ``exp_avg_sq`` ($v$), ``max_exp_avg_sq`` ($\hat v$, amsgrad only).
+        $m_0 = v_0 = \tilde v_0 = 0$. In `AdamW` the first line is replaced by the decoupled decay
+        $\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}$, and $g_t$ is the plain gradient.
+        State keys (as in PyTorch): ``step`` ($t$, a 0-dim tensor), ``exp_avg`` ($m$),
+        ``exp_avg_sq`` ($v$), ``max_exp_avg_sq`` ($\tilde v$, amsgrad only).
 
         Args:
             closure: Optional function that re-evaluates the model and returns the loss.
@@ -392,7 +396,7 @@ class Adam(Optimizer):
                 v_hat = v
                 if group["amsgrad"]:
                     v_hat = state["max_exp_avg_sq"]
-                    torch.maximum(v_hat, v, out=v_hat)  # v̂ ← max(v̂, v)
+                    torch.maximum(v_hat, v, out=v_hat)  # ṽ ← max(ṽ, v)
                 bias_correction1 = 1 - beta1**t
                 bias_correction2 = 1 - beta2**t
                 denom = (v_hat.sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])
@@ -407,12 +411,12 @@ class AdamW(Adam):
 
     In `Adam`, weight decay is added to the gradient and then divided by $\sqrt{\hat v}$, so
     coordinates with large gradients are barely decayed. AdamW shrinks the weights directly,
-    $\theta \leftarrow (1 - \gamma\lambda)\,\theta$, before the Adam update, so every weight
+    $\theta \leftarrow (1 - \eta\lambda)\,\theta$, before the Adam update, so every weight
     decays at the same rate. That is the only difference: `step` is `Adam`'s.
 
     Args:
         params: The tensors to optimize, or dicts defining param groups.
-        lr: Learning rate $\gamma$.
+        lr: Learning rate $\eta$.
         betas: Decay rates $(\beta_1, \beta_2)$ of the two moving averages, each in $[0, 1)$.
         eps: $\epsilon$, added to the denominator for numerical stability.
         weight_decay: Decoupled weight decay $\lambda$.
@@ -439,12 +443,12 @@ class AdamW(Adam):
     def apply_weight_decay(
         self, param: torch.Tensor, grad: torch.Tensor, lr: float, weight_decay: float
     ) -> torch.Tensor:
-        r"""AdamW's weight decay: shrink the weights, $\theta \leftarrow (1 - \gamma\lambda)\theta$.
+        r"""AdamW's weight decay: shrink the weights, $\theta \leftarrow (1 - \eta\lambda)\theta$.
 
         Args:
             param: The parameter $\theta_{t-1}$, decayed in place.
             grad: Its gradient $g_t$.
-            lr: The learning rate $\gamma$.
+            lr: The learning rate $\eta$.
             weight_decay: $\lambda$.
 
         Returns:

@@ -12,11 +12,12 @@ from dlref.autograd import Value
 
 
 def _graph_layout(root: Value) -> dict[Value, tuple[float, float]]:
-    """Place each node of ``root``'s graph: columns by distance from ``root``, rows by consumer.
+    """Place each node of ``root``'s graph: rows by distance from ``root``, columns by consumer.
 
-    A node's column is its longest path to ``root`` (counted from the right), so every input sits
-    just left of the first operation that uses it; within a column, nodes are ordered by the mean
-    height of the nodes that consume them, which keeps arrows from crossing.
+    A node's row is its longest path to ``root`` (``root`` at the bottom, row 0), so every input
+    sits just above the first operation that uses it; within a row, nodes are ordered by the mean
+    horizontal position of the nodes that consume them, which keeps arrows from crossing. Nodes
+    of a row are one unit apart; the returned ``(x, y)`` has ``y`` equal to the row.
     """
     consumers: dict[Value, list[Value]] = {root: []}
     order = [root]  # breadth-first, then relaxed until distances settle (graphs are small)
@@ -38,17 +39,17 @@ def _graph_layout(root: Value) -> dict[Value, tuple[float, float]]:
     depth = max(distance.values())
     position: dict[Value, tuple[float, float]] = {}
     for level in range(depth + 1):
-        column = [node for node in order if distance[node] == level]
+        row = [node for node in order if distance[node] == level]
         wanted = {
-            node: sum(position[c][1] for c in consumers[node]) / len(consumers[node])
+            node: sum(position[c][0] for c in consumers[node]) / len(consumers[node])
             if consumers[node]
             else 0.0
-            for node in column
+            for node in row
         }
-        column.sort(key=lambda node: -wanted[node])
-        centre = sum(wanted.values()) / len(column)
-        for row, node in enumerate(column):
-            position[node] = (2.0 * (depth - level), centre + (len(column) - 1) / 2 - row)
+        row.sort(key=lambda node: wanted[node])
+        centre = sum(wanted.values()) / len(row)
+        for column, node in enumerate(row):
+            position[node] = (centre - (len(row) - 1) / 2 + column, float(level))
     return position
 
 
@@ -57,9 +58,10 @@ def draw_computational_graph(
 ) -> plt.Axes:
     """Draw the graph that produced ``root``: one box per Value with its data and gradient.
 
-    Inputs are on the left, ``root`` on the right; arrows follow the forward pass, and each box
-    shows the operation that made the node, its value and (after ``root.backward()``) its
-    gradient $\\partial\\,\\text{root} / \\partial\\,\\text{node}$.
+    Inputs are at the top, ``root`` at the bottom; arrows follow the forward pass downwards, and
+    each box shows the operation that made the node (or its name), its value and (after
+    ``root.backward()``) its gradient $\\partial\\,\\text{root} / \\partial\\,\\text{node}$.
+    A new figure is at most 6.9 inches wide, with 9 pt text, and leaves room for a title.
 
     Args:
         root: The output Value.
@@ -75,22 +77,20 @@ def draw_computational_graph(
     position = _graph_layout(root)
     xs = [x for x, _ in position.values()]
     ys = [y for _, y in position.values()]
+    x_margin, y_margin = 0.6, 0.5  # room for half a box around the outermost centres
+    x_span = max(xs) - min(xs) + 2 * x_margin
+    y_span = max(ys) - min(ys) + 2 * y_margin
     if ax is None:
-        _, ax = plt.subplots(
-            figsize=(1.05 * (max(xs) - min(xs)) + 2, 1.2 * (max(ys) - min(ys)) + 2)
-        )
+        column_inches = min(1.55, 6.9 / x_span)  # never wider than the page's column
+        row_inches, title_inches = 0.95, 0.5
+        height = row_inches * y_span + title_inches
+        figure = plt.figure(figsize=(column_inches * x_span, height))
+        ax = figure.add_axes((0.0, 0.0, 1.0, 1.0 - title_inches / height))
+    boxes: dict[Value, plt.Text] = {}
     for node, (x, y) in position.items():
-        for child in node._prev:
-            child_x, child_y = position[child]
-            ax.annotate(
-                "",
-                xy=(x - 0.62, y),
-                xytext=(child_x + 0.62, child_y),
-                arrowprops={"arrowstyle": "->", "color": "0.55", "lw": 1.2},
-            )
         label = names.get(node) or (node._op or "const")
         leaf = not node._prev
-        ax.text(
+        boxes[node] = ax.text(
             x,
             y,
             f"{label}\ndata {node.data:.3f}\ngrad {node.grad:.3f}",
@@ -104,8 +104,25 @@ def draw_computational_graph(
                 "edgecolor": "#3949ab" if leaf else "#ef6c00",
             },
         )
-    ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)
-    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
+    for node in position:
+        children = sorted(node._prev, key=lambda child: position[child][0])
+        for index, child in enumerate(children):
+            ax.annotate(
+                "",
+                xy=((index + 1) / (len(children) + 1), 1.0),  # on the top edge of the node
+                xycoords=boxes[node],
+                xytext=(0.5, 0.0),  # from the middle of the input's bottom edge
+                textcoords=boxes[child],
+                arrowprops={
+                    "arrowstyle": "->",
+                    "color": "0.4",
+                    "lw": 1.2,
+                    "shrinkA": 6,
+                    "shrinkB": 6,
+                },
+            )
+    ax.set_xlim(min(xs) - x_margin, max(xs) + x_margin)
+    ax.set_ylim(min(ys) - y_margin, max(ys) + y_margin)
     ax.axis("off")
     return ax
 

@@ -154,9 +154,10 @@ def evaluate(
 ) -> tuple[float, float]:
     r"""Mean loss and accuracy of ``model`` on ``data``, in evaluation mode and without gradients.
 
-    The loss is averaged over samples, $\frac{1}{N}\sum_b B_b \, \ell_b$ where $\ell_b$ is the
-    mean loss of batch $b$ of size $B_b$, which equals the loss of one batch holding all of
-    ``data`` (for a ``loss_fn`` that averages over the batch, the default reduction).
+    The loss is averaged over samples, $\frac{1}{N}\sum_b B_b \, \mathcal{L}_b$ where
+    $\mathcal{L}_b$ is the mean loss of batch $b$ of size $B_b$, which equals the loss of one
+    batch holding all of ``data`` (for a ``loss_fn`` that averages over the batch, the default
+    reduction).
 
     Args:
         model: The model; it is put in ``eval()`` mode and put back in its mode afterwards.
@@ -212,10 +213,11 @@ def fit(
 ) -> History:
     r"""Train ``model`` by minibatch gradient descent and return what happened, epoch by epoch.
 
-    Each step draws a batch $(x, y)$, computes the loss $\ell = L(f_\theta(x), y)$, its gradient
-    $\nabla_\theta \ell$ by backpropagation, optionally rescales the gradient so its global
-    norm is at most ``grad_clip``, and lets the optimizer update $\theta$. After each epoch the
-    model is evaluated on ``val_data`` and the scheduler (if any) steps once.
+    Each step draws a batch $(x, y)$, computes the loss $\mathcal{L}(f_\theta(x), y)$, its
+    gradient $g_t = \nabla_\theta \mathcal{L}$ by backpropagation, optionally rescales the
+    gradient so its global norm is at most ``grad_clip``, and lets the optimizer update
+    $\theta$. After each epoch the model is evaluated on ``val_data`` and the scheduler (if any)
+    steps once.
 
     Args:
         model: The model to train, moved to ``device``. It is left in ``eval()`` mode.

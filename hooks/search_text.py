@@ -30,6 +30,7 @@ SYMBOLS = {
     "mid": "|", "lvert": "|", "rvert": "|", "lVert": "‖", "rVert": "‖", "|": "‖",
 }  # fmt: skip
 _SPACING = re.compile(r"\\(?:left|right|[bB]ig+[lr]?|quad|qquad|displaystyle|textstyle|[,;:! ])")
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{\w+\*?\}")
 _STYLE = re.compile(
     r"\\(?:mathcal|mathrm|mathbf|mathbb|boldsymbol|operatorname|text|textrm|hat|bar|tilde)"
     r"\{([^{}]*)\}"
@@ -37,12 +38,14 @@ _STYLE = re.compile(
 _FRACTION = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
 _SCRIPT = re.compile(r"([_^])\{([^{}]*)\}")
 _COMMAND = re.compile(r"\\([A-Za-z]+|\|)")
-_MATH = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+# \(...\) and \[...\] as arithmatex marks up prose; $$...$$ and $...$ as docstrings in listings
+_MATH = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]|\$\$(.+?)\$\$|\$([^$]{1,300}?)\$", re.S)
 
 
 def tex_to_text(tex: str) -> str:
     """A readable plain-text version of a TeX formula."""
-    text = _STYLE.sub(r"\1", _SPACING.sub(" ", tex))
+    text = _ENVIRONMENT.sub(" ", tex).replace("\\\\", "; ").replace("&amp;", "").replace("&", "")
+    text = _STYLE.sub(r"\1", _SPACING.sub(" ", text))
     for _ in range(4):  # innermost braces first: scripts, then fractions
         text = _SCRIPT.sub(lambda m: m[1] + (m[2] if len(m[2]) == 1 else f"({m[2]})"), text)
         text = _FRACTION.sub(r"(\1)/(\2)", text)
@@ -52,5 +55,5 @@ def tex_to_text(tex: str) -> str:
 
 
 def plain_math(text: str) -> str:
-    r"""Replace every ``\(...\)`` and ``\[...\]`` formula in ``text`` by readable text."""
-    return _MATH.sub(lambda match: tex_to_text(match[1] or match[2]), text)
+    r"""Replace every formula in ``text`` (``\(...\)``, ``\[...\]``, ``$$...$$``, ``$...$``)."""
+    return _MATH.sub(lambda match: tex_to_text(next(g for g in match.groups() if g)), text)

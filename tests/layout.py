@@ -1,8 +1,8 @@
 """Measure a built site in headless Chromium: what overflows its column on a phone and a desktop.
 
 ``python -m tests.layout site [url ...]`` prints every displayed equation and figure wider than
-the text column, on every page (or the pages given), at 390 px (a phone) and 1280 px (a laptop). The browser test asserts the
-same list is empty.
+the text column, on every page (or the pages given), at 390 px (a phone) and 1280 px (a laptop).
+The browser test asserts the same list is empty.
 """
 
 from __future__ import annotations

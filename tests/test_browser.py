@@ -55,8 +55,10 @@ def test_code_blocks_have_copy_buttons_and_outputs(built_site):
             == python_blocks
         )
         assert page.locator("img.dlref-figure").count() > 0
-        sizes = page.eval_on_selector_all(
-            "img.dlref-figure", "images => images.map(i => i.naturalWidth)"
+        sizes = page.eval_on_selector_all(  # figures load lazily: load and decode them all
+            "img.dlref-figure",
+            "images => Promise.all(images.map(i => { i.loading = 'eager';"
+            " return i.decode().then(() => i.naturalWidth); }))",
         )
         assert all(width > 100 for width in sizes), f"figures did not decode: {sizes}"
         assert not blocked, f"the page tried to reach outside the site: {blocked}"
@@ -83,8 +85,9 @@ def test_a_figure_enlarges_on_click_and_listings_are_not_runnable_code(built_sit
         figure = page.locator("img.dlref-figure").first
         shown = figure.evaluate("img => img.getBoundingClientRect().width")
         figure.click()
-        enlarged = page.locator(".glightbox-container .gslide-image img").first
+        enlarged = page.locator(".glightbox-container .gslide.current.loaded .gslide-image img")
         enlarged.wait_for(state="visible")
+        page.wait_for_timeout(800)  # the opening animation
         assert enlarged.evaluate("img => img.getBoundingClientRect().width") > shown
         page.keyboard.press("Escape")
         page.locator(".glightbox-container").wait_for(state="detached")

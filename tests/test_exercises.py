@@ -8,7 +8,8 @@ and no check is left unused.
 
 from __future__ import annotations
 
-import inspect
+import importlib
+import pkgutil
 import re
 
 import pytest
@@ -50,6 +51,7 @@ def test_each_topic_page_has_two_to_four_exercises_with_a_solution_each(page):
     assert len(in_section) == len(exercises), f"{page.name}: a solution per exercise"
 
 
+@pytest.mark.site  # after the pages ran: it reads their runs
 def test_every_solution_passes_its_check(page_runs):
     used = set()
     for page in TOPIC_PAGES:
@@ -65,15 +67,27 @@ def test_every_solution_passes_its_check(page_runs):
     assert used == set(CHECKS), f"checks no page uses: {sorted(set(CHECKS) - used)}"
 
 
+def blank_stub(*args, **kwargs): ...
+
+
+def not_implemented_stub(*args, **kwargs):
+    raise NotImplementedError
+
+
 @pytest.mark.parametrize("name", sorted(CHECKS))
-def test_a_check_given_nothing_fails_with_a_hint(name):
+def test_a_check_fails_nothing_and_blank_stubs_with_a_hint(name):
     check = CHECKS[name]
     assert check.__doc__ and "ExerciseFailed" in check.__doc__, f"{name}: document what it raises"
-    required = [
-        parameter
-        for parameter in inspect.signature(check).parameters.values()
-        if parameter.default is inspect.Parameter.empty
-    ]
-    with pytest.raises(dlref.exercises.ExerciseFailed) as failure:
-        check(*[None] * len(required))
-    assert len(str(failure.value)) > 20, f"{name}: the hint is too short: {failure.value}"
+    for answer in (None, blank_stub, not_implemented_stub):
+        with pytest.raises(dlref.exercises.ExerciseFailed) as failure:
+            check(answer)
+        assert len(str(failure.value)) > 20, f"{name}({answer}): a short hint: {failure.value}"
+
+
+def test_every_check_is_importable_from_dlref_exercises():
+    topics = [info.name for info in pkgutil.iter_modules(dlref.exercises.__path__)]
+    for topic in set(topics) - {"checking"}:
+        module = importlib.import_module(f"dlref.exercises.{topic}")
+        assert module.__all__, f"dlref.exercises.{topic} has no checks"
+        for name in module.__all__:
+            assert getattr(dlref.exercises, name, None) is getattr(module, name), name

@@ -73,7 +73,7 @@ def test_the_first_cell_installs_dlref_from_the_site_only_where_it_is_missing(tm
 
 def test_an_exercise_solution_becomes_a_code_cell_after_a_solution_line():
     page = (
-        "# A\n\n### 1. Square\n\nWrite it.\n\n??? success \"Solution\"\n\n"
+        '# A\n\n### 1. Square\n\nWrite it.\n\n??? success "Solution"\n\n'
         "    ```python\n    x = 2 ** 2\n    ```\n"
     )
     cells = notebook.page_to_notebook(page, "docs/a.md", INSTALL)["cells"]

@@ -36,7 +36,7 @@ def _install_command(html: str) -> str:
     """The install line of a page: the ``bash`` block in the box under its title."""
     box = BeautifulSoup(html, "html.parser").find(class_="dlref-runbox")
     assert box is not None, "the page has no install box under its title"
-    return box.find("code").get_text().strip()
+    return box.select_one("pre code").get_text().strip()
 
 
 def _run(python, arguments, cwd, timeout=SCRIPT_TIMEOUT_S, **env):

@@ -108,3 +108,15 @@ def test_every_module_has_an_api_reference_page_with_its_source():
         assert f"::: {dotted}\n" in text, f"{page.name} does not document {dotted}"
         assert f'--8<-- "dlref/{relative}"' in text, f"{page.name} does not show its source"
         assert f"reference/{relative.with_suffix('.md')}" in nav, f"{page.name} is not in nav"
+
+
+def test_figures_are_drawn_for_the_column(page_runs):
+    """At most MAX_FIGURE_INCHES wide: shown at 100 CSS px per inch, fonts keep their size."""
+    too_wide = [
+        f"{page}:{output.line}: {figure['alt'][:50]!r} is {figure['inches'][0]} in wide"
+        for page, run in page_runs.items()
+        for output in run.outputs
+        for figure in output.figures
+        if figure["inches"][0] > pages.MAX_FIGURE_INCHES
+    ]
+    assert not too_wide, f"figures wider than {pages.MAX_FIGURE_INCHES} in:\n" + "\n".join(too_wide)

@@ -28,14 +28,18 @@ _NORMS: dict[str, type[nn.Module]] = {"batch": nn.BatchNorm1d, "layer": nn.Layer
 class MLP(nn.Sequential):
     r"""A multilayer perceptron that maps inputs to class scores (logits).
 
-    Each hidden layer $\ell = 1, \dots, L$ computes
+    With $a_0 = x$ (a batch of $B$ rows), each hidden layer $l = 1, \dots, L - 1$ computes
 
-    $$h_\ell = \operatorname{Dropout}\Big(\phi\big(\operatorname{Norm}(W_\ell h_{\ell-1}
-    + b_\ell)\big)\Big), \qquad h_0 = x,$$
+    $$
+    \begin{aligned}
+    z_l &= a_{l-1} W_l^\top + b_l, \\
+    a_l &= \operatorname{Dropout}\big(\phi(\operatorname{Norm}(z_l))\big),
+    \end{aligned}
+    $$
 
-    and the output layer is a plain affine map $z = W_{L+1} h_L + b_{L+1}$, left without an
-    activation so it can feed ``nn.CrossEntropyLoss``. With no hidden layers it is multinomial
-    logistic regression.
+    and the output layer is a plain affine map, $z_L = a_{L-1} W_L^\top + b_L$: the logits, left
+    without an activation so they can feed ``nn.CrossEntropyLoss``. With no hidden layers
+    ($L = 1$) it is multinomial logistic regression.
 
     The layers live in an ``nn.Sequential`` (``Linear``, optional norm, activation, ``Dropout``
     per hidden layer, then ``Linear``), laid out like ``torchvision.ops.MLP`` so the two share
@@ -63,6 +67,8 @@ class MLP(nn.Sequential):
             ``dropout`` is outside $[0, 1)$.
 
     Examples:
+        >>> import torch
+        >>> from dlref.models.mlp import MLP
         >>> model = MLP(64, [128], 10)
         >>> model(torch.zeros(32, 64)).shape
         torch.Size([32, 10])
