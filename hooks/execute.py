@@ -311,7 +311,7 @@ def on_page_markdown(markdown, page, config, files):
     heading = next((i for i, line in enumerate(lines) if line.startswith("# ")), -1)
     start = next((i for i in range(heading + 1, len(lines)) if lines[i].strip()), heading)
     end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
-    if start >= len(lines) or lines[start].lstrip().startswith(("```", "#", "!!!", "???")):
+    if start >= len(lines) or lines[start].lstrip().startswith(("```", "#", "!!!", "???", ":::")):
         end = heading + 1
     lines[end:end] = ["", *_header(page, blocks, run, config)]
     return "\n".join(lines)
