@@ -23,7 +23,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.package-lock.json
 
-## serve: build the site and serve it on http://127.0.0.1:8000 (reloads on edits)
+## serve: build the site and serve it on http://127.0.0.1:8000/dlref/ (reloads on edits)
 serve: setup
 	$(BIN)/mkdocs serve
 
