@@ -218,7 +218,7 @@ def _header(page, blocks: list[pages.Block], run: pages.PageRun | None, config) 
                 f"[Download as a notebook]({_relative(src, notebook_uri)}){{ .md-button download }}"
             )
         lines += [" ".join(buttons), ""]
-    if run is not None:
+    if run is not None and any(not script.is_listing(block) for block in blocks):
         lines += [
             f'<p class="dlref-runinfo">Every code block on this page ran, top to bottom in one '
             f"session, when this site was built: {run.seconds:.1f} s on {run.device.upper()}.</p>",

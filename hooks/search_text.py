@@ -27,14 +27,18 @@ SYMBOLS = {
     "ge": "≥", "geq": "≥", "ne": "≠", "neq": "≠", "approx": "≈", "sim": "~", "propto": "∝",
     "in": "∈", "to": "→", "rightarrow": "→", "leftarrow": "←", "infty": "∞", "sum": "Σ",
     "prod": "Π", "sqrt": "√", "top": "ᵀ", "ldots": "…", "dots": "…", "cdots": "⋯",
+    "hat": "", "bar": "", "tilde": "", "vec": "", "mathbb": "", "mathcal": "", "mathrm": "",
     "mid": "|", "lvert": "|", "rvert": "|", "lVert": "‖", "rVert": "‖", "|": "‖",
 }  # fmt: skip
-_SPACING = re.compile(r"\\(?:left|right|[bB]ig+[lr]?|quad|qquad|displaystyle|textstyle|[,;:! ])")
+_SPACING = re.compile(
+    r"\\(?:(?:left|right)(?![a-z])|[bB]ig+[lr]?|quad|qquad|displaystyle|textstyle|[,;:! ])"
+)
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\{\w+\*?\}")
 _STYLE = re.compile(
     r"\\(?:mathcal|mathrm|mathbf|mathbb|boldsymbol|operatorname|text|textrm|hat|bar|tilde)"
     r"\{([^{}]*)\}"
 )
+_ROOT = re.compile(r"\\sqrt\{([^{}]*)\}")
 _FRACTION = re.compile(r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}")
 _SCRIPT = re.compile(r"([_^])\{([^{}]*)\}")
 _COMMAND = re.compile(r"\\([A-Za-z]+|\|)")
@@ -44,13 +48,16 @@ _MATH = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]|\$\$(.+?)\$\$|\$([^$]{1,300}?)\
 
 def tex_to_text(tex: str) -> str:
     """A readable plain-text version of a TeX formula."""
-    text = _ENVIRONMENT.sub(" ", tex).replace("\\\\", "; ").replace("&amp;", "").replace("&", "")
+    text = _ENVIRONMENT.sub(" ", tex).replace("\\\\", "; ").replace("&amp;", "")
+    text = re.sub(r"&(?![a-z]+;)", "", text).replace("\\{", "\0").replace("\\}", "\1")
     text = _STYLE.sub(r"\1", _SPACING.sub(" ", text))
     for _ in range(4):  # innermost braces first: scripts, then fractions
         text = _SCRIPT.sub(lambda m: m[1] + (m[2] if len(m[2]) == 1 else f"({m[2]})"), text)
+        text = _ROOT.sub(r"√(\1)", text)
         text = _FRACTION.sub(r"(\1)/(\2)", text)
     text = _COMMAND.sub(lambda match: SYMBOLS.get(match[1], match[1]), text)
     text = text.replace("^ᵀ", "ᵀ").replace("{", "").replace("}", "").replace("-", "−")
+    text = text.replace("\0", "{").replace("\1", "}")
     return re.sub(r"\s+", " ", text).strip()
 
 

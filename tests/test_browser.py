@@ -109,6 +109,10 @@ def test_a_figure_enlarges_on_click_and_listings_are_not_runnable_code(built_sit
         copied = page.evaluate("navigator.clipboard.readText()")
         served = (built_site.directory / MATH_PAGE / "backpropagation.py").read_text()
         assert copied == served
+
+        listings.first.locator("xpath=following-sibling::p[1]//a").click()
+        page.wait_for_url("**/reference/**#source")
+        page.wait_for_function("() => document.getElementById('source')?.nextElementSibling?.open")
         assert not blocked, f"the page tried to reach outside the site: {blocked}"
 
 
