@@ -133,7 +133,7 @@ def _add_companions(page_file: File, files, config) -> None:
         for number, figure in enumerate(output.figures, start=1):
             uri = _figure_uri(page_file.src_uri, output.line, number)
             files.append(File.generated(config, uri, content=base64.b64decode(figure["png"])))
-    if not any(not script.is_listing(block) for block in blocks):
+    if not script.has_runnable_code(blocks):
         return
     header = _script_header(page_file, config)
     files.append(
@@ -206,7 +206,7 @@ def _header(page, blocks: list[pages.Block], run: pages.PageRun | None, config) 
         "```",
         "",
     ]
-    if any(not script.is_listing(block) for block in blocks):
+    if script.has_runnable_code(blocks):
         script_uri = companion_uri(src, ".py")
         buttons = [
             f"[Download the code]({_relative(src, script_uri)}){{ .md-button download }}",
@@ -218,7 +218,7 @@ def _header(page, blocks: list[pages.Block], run: pages.PageRun | None, config) 
                 f"[Download as a notebook]({_relative(src, notebook_uri)}){{ .md-button download }}"
             )
         lines += [" ".join(buttons), ""]
-    if run is not None and any(not script.is_listing(block) for block in blocks):
+    if run is not None and script.has_runnable_code(blocks):
         lines += [
             f'<p class="dlref-runinfo">Every code block on this page ran, top to bottom in one '
             f"session, when this site was built: {run.seconds:.1f} s on {run.device.upper()}.</p>",
@@ -298,7 +298,7 @@ def on_page_markdown(markdown, page, config, files):
             if block.line in outputs
             else []
         )
-        if script.is_listing(block):
+        if block.is_listing:
             replaced = _listing_lines(block, page.file.src_uri, lines)
         else:
             replaced = lines[block.line - 1 : block.end_line]

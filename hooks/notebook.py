@@ -14,7 +14,6 @@ import json
 import re
 
 from hooks.pages import Block, parse_blocks
-from hooks.script import is_listing
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _TITLE = re.compile(r'\s+title="[^"]*"')
@@ -65,7 +64,7 @@ def _solution_opening(prose_lines: list[str]) -> int | None:
 
 def runs_as_code(block: Block) -> bool:
     """Whether a page block becomes a code cell (everything but listings of ``dlref``)."""
-    return not is_listing(block)
+    return not block.is_listing
 
 
 def page_to_notebook(markdown: str, page: str, install_command: str) -> dict:

@@ -73,6 +73,28 @@ class Block:
     def location(self) -> str:
         return f"{self.page}:{self.line}"
 
+    @property
+    def is_listing(self) -> bool:
+        """Whether the block only shows a piece of ``dlref``: read it; the page imports it.
+
+        It runs in (a copy of) that module's namespace, where its imports live.
+        """
+        return self.include is not None and self.include.startswith("dlref/")
+
+    @property
+    def is_whole_snippet(self) -> bool:
+        """Whether the block includes a whole ``snippets/`` program: it runs as that program."""
+        return (
+            self.include is not None
+            and self.include.startswith("snippets/")
+            and (":" not in self.include)
+        )
+
+    @property
+    def runs_in_page(self) -> bool:
+        """Whether the block runs in the page's shared namespace, like a notebook cell."""
+        return not (self.is_listing or self.is_whole_snippet)
+
 
 @dataclass
 class BlockOutput:
@@ -214,11 +236,10 @@ def _namespace_for(block: Block, page_namespace: dict) -> tuple[dict, str, int]:
     if block.include is None:
         return page_namespace, str(ROOT / block.page), block.line
     file, offset = _include_origin(block.include)
-    relative = file.relative_to(ROOT)
-    if relative.parts[0] == "dlref":
-        module = importlib.import_module(".".join(relative.with_suffix("").parts))
+    if block.is_listing:
+        module = importlib.import_module(".".join(file.relative_to(ROOT).with_suffix("").parts))
         return dict(vars(module)), str(file), offset
-    if relative.parts[0] == "snippets" and ":" not in block.include:
+    if block.is_whole_snippet:
         return {"__name__": "__main__", "__file__": str(file)}, str(file), offset
     return page_namespace, str(file), offset
 

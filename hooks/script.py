@@ -35,17 +35,9 @@ def _headings(lines: list[str]) -> list[tuple[int, str]]:
     return found
 
 
-def is_listing(block: Block) -> bool:
-    """Whether a block only shows a piece of ``dlref`` (read it; the page imports it)."""
-    return block.include is not None and block.include.startswith("dlref/")
-
-
-def runs_in_page(block: Block) -> bool:
-    """Whether a block runs in the page's shared namespace (not a listing, not a whole snippet)."""
-    if block.include is None:
-        return True
-    whole_snippet = block.include.startswith("snippets/") and ":" not in block.include
-    return not (is_listing(block) or whole_snippet)
+def has_runnable_code(blocks: list[Block]) -> bool:
+    """Whether a page has blocks to run, not only listings (a script is worth offering)."""
+    return any(not block.is_listing for block in blocks)
 
 
 class _Names(ast.NodeVisitor):
@@ -182,7 +174,7 @@ def needs(blocks: list[Block]) -> dict[int, Needs]:
     defined: dict[str, str] = {}
     result = {}
     for block in blocks:
-        if not runs_in_page(block):
+        if not block.runs_in_page:
             continue
         found = names(block.code)
         taken = [name for name in found.read if name in defined]
@@ -203,7 +195,7 @@ def page_script(markdown: str, blocks: list[Block], header: str) -> str:
     headings = _headings(markdown.split("\n"))
     cells = []
     for block in blocks:
-        if is_listing(block):
+        if block.is_listing:
             continue
         section = next((text for line, text in reversed(headings) if line < block.line), "")
         cells.append(f"# %% {section} (page line {block.line})\n{block.code.strip()}\n")

@@ -93,9 +93,7 @@ def _printed(page: str, page_runs) -> str:
     blocks = pages.page_blocks(pages.ROOT / page)
     outputs = page_runs[page].outputs
     return "".join(
-        output.stdout
-        for block, output in zip(blocks, outputs, strict=True)
-        if not script.is_listing(block)
+        output.stdout for block, output in zip(blocks, outputs, strict=True) if not block.is_listing
     )
 
 
@@ -117,11 +115,7 @@ def compare_output(got: str, shown: str, where: str) -> None:
             )
 
 
-SCRIPT_PAGES = [
-    page
-    for page in page_files()
-    if any(not script.is_listing(block) for block in pages.page_blocks(page))
-]
+SCRIPT_PAGES = [page for page in page_files() if script.has_runnable_code(pages.page_blocks(page))]
 
 
 @pytest.mark.parametrize("page", SCRIPT_PAGES, ids=lambda path: path.stem)
