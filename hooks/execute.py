@@ -48,6 +48,7 @@ KATEX_FILES = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
 
 COPY_ALL = "md-button dlref-copy-all"  # on_page_content gives this button the page's script
 _RUNS: dict[str, pages.PageRun | None] = {}  # src_uri -> this build's run of the page
+_PACKAGE: install.Package | None = None  # this build's package facts, read once in on_config
 
 
 def _mode() -> str:
@@ -65,6 +66,8 @@ def on_config(config):
         )
     if not config.get("site_url"):
         raise PluginError("site_url must be set in mkdocs.yml: every install line is built from it")
+    global _PACKAGE
+    _PACKAGE = install.package()
     return config
 
 
@@ -144,7 +147,7 @@ def _add_companions(page_file: File, files, config) -> None:
         )
     )
     if get_data(text)[1].get("notebook"):
-        command = install.package().install_command(config["site_url"])
+        command = _PACKAGE.install_command(config["site_url"])
         try:
             content = notebook.notebook_json(text, page_file.src_uri, command)
         except ValueError as exc:
@@ -159,7 +162,7 @@ def _page_url(page_file: File, config) -> str:
 
 
 def _script_header(page_file: File, config) -> str:
-    package = install.package()
+    package = _PACKAGE
     return (
         f"The runnable code of {_page_url(page_file, config)}\n"
         f"Install what it needs with one command ({package.support_note()}):\n"
@@ -194,7 +197,7 @@ def reference_uri(listing: str) -> str:
 
 def _header(page, blocks: list[pages.Block], run: pages.PageRun | None, config) -> list[str]:
     """The lines under the page's title: how to install, the code to take, how it was run."""
-    package = install.package()
+    package = _PACKAGE
     src = page.file.src_uri
     lines = [
         '<div class="dlref-runbox" markdown>',
@@ -266,7 +269,7 @@ INSTALL_MARKER = "<!-- dlref:install -->"  # a page may show the install line an
 
 def _install_block(markdown: str, config) -> str:
     """Replace each install marker with the install command, as a block at the marker's indent."""
-    command = install.package().install_command(config["site_url"])
+    command = _PACKAGE.install_command(config["site_url"])
     lines = []
     for line in markdown.split("\n"):
         if line.strip() == INSTALL_MARKER:
