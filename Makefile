@@ -43,7 +43,7 @@ format: setup
 
 ## screenshot: regenerate docs/assets/screenshot.png for the README (from a fresh build)
 screenshot: build /usr/bin/chromium
-	$(BIN)/python tests/screenshot.py site docs/assets/screenshot.png
+	$(BIN)/python tests/site/screenshot.py site docs/assets/screenshot.png
 
 clean:
 	rm -rf site .cache

@@ -2,7 +2,7 @@
 
 from _pytest.doctest import DoctestItem
 
-pytest_plugins = ["tests.page_harness"]
+pytest_plugins = ["tests.site.page_harness"]
 
 
 def pytest_collection_modifyitems(items):

@@ -8,8 +8,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from hooks import pages
-from tests.page_harness import page_files
-from tests.site_build import html_page_for
+from tests.site.page_harness import page_files
+from tests.site.site_build import html_page_for
 
 pytestmark = pytest.mark.site
 

@@ -120,7 +120,7 @@ def test_a_failing_block_fails_pytest_naming_page_and_line(tmp_path):
             "-m",
             "pytest",
             "-p",
-            "tests.page_harness",
+            "tests.site.page_harness",
             "-q",
             "-p",
             "no:cacheprovider",

@@ -1,22 +1,20 @@
 """Every topic page ends with checked exercises, and every check is used and passes its solution.
 
-The per-topic files (``tests/test_exercises_<topic>.py``) prove that each check fails a blank stub
-and typical wrong answers with a useful hint. Here: each exercise has a solution on its page, each
+``tests/dlref/exercises/`` proves that each check fails a blank stub and typical wrong answers
+with a useful hint. Here, on the pages: each exercise has a solution on its page, each
 solution calls a check of ``dlref.exercises`` and the page run shows that it printed ``Correct``,
 and no check is left unused.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 
 import pytest
 
 import dlref.exercises
 from hooks import pages
-from tests.page_harness import page_files
+from tests.site.page_harness import page_files
 
 TOPIC_PAGES = [page for page in page_files() if page.parent.name in {"foundations", "projects"}]
 _SOLUTION = re.compile(r'^\s*\?\?\? success "Solution"\s*$')
@@ -65,29 +63,3 @@ def test_every_solution_passes_its_check(page_runs):
             )
             used |= called
     assert used == set(CHECKS), f"checks no page uses: {sorted(set(CHECKS) - used)}"
-
-
-def blank_stub(*args, **kwargs): ...
-
-
-def not_implemented_stub(*args, **kwargs):
-    raise NotImplementedError
-
-
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_a_check_fails_nothing_and_blank_stubs_with_a_hint(name):
-    check = CHECKS[name]
-    assert check.__doc__ and "ExerciseFailed" in check.__doc__, f"{name}: document what it raises"
-    for answer in (None, blank_stub, not_implemented_stub):
-        with pytest.raises(dlref.exercises.ExerciseFailed) as failure:
-            check(answer)
-        assert len(str(failure.value)) > 20, f"{name}({answer}): a short hint: {failure.value}"
-
-
-def test_every_check_is_importable_from_dlref_exercises():
-    topics = [info.name for info in pkgutil.iter_modules(dlref.exercises.__path__)]
-    for topic in set(topics) - {"checking"}:
-        module = importlib.import_module(f"dlref.exercises.{topic}")
-        assert module.__all__, f"dlref.exercises.{topic} has no checks"
-        for name in module.__all__:
-            assert getattr(dlref.exercises, name, None) is getattr(module, name), name

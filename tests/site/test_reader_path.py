@@ -17,10 +17,10 @@ from bs4 import BeautifulSoup
 from mkdocs.config import load_config
 
 from hooks import pages, script
-from tests.browser import serve
-from tests.clean_env import clean_environment, environment_variables
-from tests.page_harness import page_files
-from tests.site_build import html_page_for
+from tests.site.browser import serve
+from tests.site.clean_env import clean_environment, environment_variables
+from tests.site.page_harness import page_files
+from tests.site.site_build import html_page_for
 from tests.test_notebook import NOTEBOOK_PAGES
 
 pytestmark = pytest.mark.site

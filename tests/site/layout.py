@@ -1,6 +1,6 @@
 """Measure a built site in headless Chromium: what overflows its column on a phone and a desktop.
 
-``python -m tests.layout site [url ...]`` prints every displayed equation and figure wider than
+``python -m tests.site.layout site [url ...]`` prints every displayed equation and figure wider than
 the text column, on every page (or the pages given), at 390 px (a phone) and 1280 px (a laptop).
 The browser test asserts the same list is empty.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.browser import offline_page, serve
+from tests.site.browser import offline_page, serve
 
 WIDTHS = (390, 1280)
 

@@ -8,8 +8,8 @@ import pytest
 from mkdocs.utils.meta import get_data
 
 from hooks import notebook, pages
-from tests.page_harness import page_files
-from tests.site_build import html_page_for
+from tests.site.page_harness import page_files
+from tests.site.site_build import html_page_for
 
 NOTEBOOK_PAGES = [
     page for page in page_files() if get_data(page.read_text(encoding="utf-8"))[1].get("notebook")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.site_build import BuiltSite, build_site
+from tests.site.site_build import BuiltSite, build_site
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from dlref import activations as A
+from tests.dlref.compare import forward_and_grads
 
 # (ours, torch's, our closed-form derivative, keyword arguments shared by all three)
 ELEMENTWISE = [
@@ -33,18 +34,10 @@ DTYPES = [torch.float32, torch.float64]
 EXTREMES = [-1000.0, -100.0, -30.0, -1e-8, 0.0, 1e-8, 30.0, 100.0, 1000.0]
 
 
-def value_and_grad(fn, x, upstream, **kwargs):
-    """Return fn(x) and d(sum(fn(x) * upstream))/dx, on a fresh leaf copy of x."""
-    x = x.detach().clone().requires_grad_(True)
-    y = fn(x, **kwargs)
-    (grad,) = torch.autograd.grad(y, x, upstream)
-    return y.detach(), grad
-
-
 def assert_same_as_torch(ours, theirs, x, upstream, **kwargs):
     """Values and gradients agree, and are finite exactly where torch's are."""
-    y, gx = value_and_grad(ours, x, upstream, **kwargs)
-    y_ref, gx_ref = value_and_grad(theirs, x, upstream, **kwargs)
+    y, gx, _ = forward_and_grads(ours, x, upstream, **kwargs)
+    y_ref, gx_ref, _ = forward_and_grads(theirs, x, upstream, **kwargs)
     torch.testing.assert_close(y, y_ref)
     torch.testing.assert_close(gx, gx_ref)
     assert torch.equal(torch.isfinite(y), torch.isfinite(y_ref))
@@ -67,7 +60,7 @@ def test_elementwise_extreme_inputs_stay_finite(ours, theirs, grad, kwargs, dtyp
     x = torch.tensor(EXTREMES, dtype=dtype)
     upstream = torch.ones_like(x)
     assert_same_as_torch(ours, theirs, x, upstream, **kwargs)
-    y, gx = value_and_grad(ours, x, upstream, **kwargs)
+    y, gx, _ = forward_and_grads(ours, x, upstream, **kwargs)
     assert torch.isfinite(y).all() and torch.isfinite(gx).all()
 
 
@@ -76,8 +69,8 @@ def test_closed_form_derivative_matches_autograd(ours, theirs, grad, kwargs):
     g = torch.Generator().manual_seed(3)
     x = torch.cat([4 * torch.randn(200, generator=g, dtype=torch.float64), torch.tensor(EXTREMES)])
     x = x.to(torch.float64)  # (209,)
-    _, autograd_of_torch = value_and_grad(theirs, x, torch.ones_like(x), **kwargs)
-    _, autograd_of_ours = value_and_grad(ours, x, torch.ones_like(x), **kwargs)
+    _, autograd_of_torch, _ = forward_and_grads(theirs, x, torch.ones_like(x), **kwargs)
+    _, autograd_of_ours, _ = forward_and_grads(ours, x, torch.ones_like(x), **kwargs)
     torch.testing.assert_close(grad(x, **kwargs), autograd_of_torch)
     torch.testing.assert_close(grad(x, **kwargs), autograd_of_ours)
 
@@ -109,7 +102,7 @@ def test_softmax_of_huge_logits_is_finite(ours, theirs, dtype):
     assert not torch.isfinite(torch.exp(x)).any()  # the naive formula would give inf / inf
     upstream = torch.randn(8, 10, generator=g).to(dtype)
     assert_same_as_torch(ours, theirs, x, upstream, dim=-1)
-    y, gx = value_and_grad(ours, x, upstream, dim=-1)
+    y, gx, _ = forward_and_grads(ours, x, upstream, dim=-1)
     assert torch.isfinite(y).all() and torch.isfinite(gx).all()
 
 
@@ -124,7 +117,7 @@ def test_softmax_with_masked_entries(ours, theirs, dtype):
     x = x.masked_fill(mask, float("-inf"))
     upstream = torch.randn(6, 7, generator=g).to(dtype)
     assert_same_as_torch(ours, theirs, x, upstream, dim=-1)
-    y, gx = value_and_grad(ours, x, upstream, dim=-1)
+    y, gx, _ = forward_and_grads(ours, x, upstream, dim=-1)
     assert torch.isfinite(gx).all()
     if ours is A.softmax:
         assert torch.equal(y[mask], torch.zeros_like(y[mask]))

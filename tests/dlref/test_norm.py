@@ -8,9 +8,8 @@ import torch
 from torch import nn
 
 from dlref.norm import BatchNorm1d, BatchNorm2d, LayerNorm
-
-TOL = {"rtol": 1e-9, "atol": 1e-9}
-F64 = torch.float64
+from tests.dlref.compare import F64, TOL, assert_same_state
+from tests.dlref.compare import assert_same_forward_and_backward as assert_same_step
 
 
 def layout(module: nn.Module) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
@@ -30,35 +29,6 @@ def randomize(module: nn.Module) -> None:
                 b.copy_(torch.rand_like(b) + 0.5)
             else:
                 b.copy_(torch.randn_like(b))
-
-
-def forward_and_grads(module: nn.Module, x: torch.Tensor, grad_out: torch.Tensor):
-    """The output and the gradients of <grad_out, output> w.r.t. the input and each parameter."""
-    x = x.clone().requires_grad_()
-    y = module(x)
-    names = [name for name, _ in module.named_parameters()]
-    grads = torch.autograd.grad(y, [x, *module.parameters()], grad_out)
-    return y.detach(), grads[0], dict(zip(names, grads[1:], strict=True))
-
-
-def assert_same_step(ours: nn.Module, theirs: nn.Module, x: torch.Tensor) -> None:
-    """Outputs, input gradients and parameter gradients agree on ``x``."""
-    grad_out = torch.randn_like(x)
-    y_ours, dx_ours, dp_ours = forward_and_grads(ours, x, grad_out)
-    y_theirs, dx_theirs, dp_theirs = forward_and_grads(theirs, x, grad_out)
-    torch.testing.assert_close(y_ours, y_theirs, **TOL)
-    torch.testing.assert_close(dx_ours, dx_theirs, **TOL)
-    assert dp_ours.keys() == dp_theirs.keys()
-    for name in dp_ours:
-        torch.testing.assert_close(dp_ours[name], dp_theirs[name], **TOL)
-
-
-def assert_same_state(ours: nn.Module, theirs: nn.Module) -> None:
-    """Every parameter and buffer (running statistics, batch count) agrees."""
-    state_ours, state_theirs = ours.state_dict(), theirs.state_dict()
-    assert state_ours.keys() == state_theirs.keys()
-    for key in state_ours:
-        torch.testing.assert_close(state_ours[key], state_theirs[key], **TOL)
 
 
 # --------------------------------------------------------------------------- batch norm

@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from tests.browser import offline_page, serve
-from tests.layout import WIDTHS, overflows
-from tests.page_harness import page_files
-from tests.site_build import html_page_for
+from tests.site.browser import offline_page, serve
+from tests.site.layout import WIDTHS, overflows
+from tests.site.page_harness import page_files
+from tests.site.site_build import html_page_for
 
 pytestmark = pytest.mark.site
 

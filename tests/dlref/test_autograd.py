@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from dlref.autograd import Value
-
-TOL = 1e-9
+from tests.dlref.compare import TOL
 
 
 def leaf(x: float) -> torch.Tensor:
@@ -20,7 +19,9 @@ def assert_close(ours: float, theirs: float | torch.Tensor | None, what: str) ->
     if isinstance(theirs, torch.Tensor):
         theirs = theirs.item()
     theirs = 0.0 if theirs is None else theirs  # torch leaves .grad None where none flowed
-    assert math.isclose(ours, theirs, rel_tol=TOL, abs_tol=TOL), f"{what}: {ours} vs {theirs}"
+    assert math.isclose(ours, theirs, rel_tol=TOL["rtol"], abs_tol=TOL["atol"]), (
+        f"{what}: {ours} vs {theirs}"
+    )
 
 
 def check_against_torch(fn, *xs: float) -> None:

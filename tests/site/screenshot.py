@@ -1,11 +1,11 @@
-"""Take the README's screenshot of a built page: ``python tests/screenshot.py SITE_DIR OUT.png``."""
+"""Take the README's screenshot of a built page: ``python tests/site/screenshot.py SITE_DIR OUT.png``."""
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.browser import offline_page, serve  # noqa: E402 - after the path is set
+from tests.site.browser import offline_page, serve  # noqa: E402 - after the path is set
 
 PAGE = "foundations/backpropagation/"
 

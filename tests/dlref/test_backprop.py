@@ -10,9 +10,7 @@ from sklearn.datasets import make_moons
 from torch import nn
 
 from dlref.backprop import ACTIVATIONS, ManualMLP, softmax_cross_entropy
-
-TOL = {"rtol": 1e-9, "atol": 1e-9}
-F64 = torch.float64
+from tests.dlref.compare import F64, TOL
 
 
 def random_case(seed: int):
