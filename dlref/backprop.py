@@ -1,5 +1,8 @@
 r"""Backpropagation written out by hand: an MLP whose gradients are matrix products.
 
+Explained on the page [Backpropagation](../foundations/backpropagation.md)
+(`docs/foundations/backpropagation.md`).
+
 No autograd here: the forward pass keeps what the backward pass needs, and the backward pass
 applies the chain rule layer by layer with plain tensor operations (under ``torch.no_grad()``).
 
@@ -13,7 +16,8 @@ $$\begin{aligned}
 
 with $W_l \in \mathbb{R}^{n_l \times n_{l-1}}$ and $b_l \in \mathbb{R}^{n_l}$ shaped like
 ``nn.Linear``'s ``weight`` and ``bias``. The last layer has no activation: $z_L$ are the logits,
-and the loss $\mathcal{L}$ is the mean cross-entropy over the batch. Writing
+and the loss $\mathcal{L}$ is the mean cross-entropy over the batch
+([`softmax_cross_entropy`][dlref.losses.softmax_cross_entropy] gives it and $\delta_L$). Writing
 $\delta_l = \partial \mathcal{L} / \partial z_l \in \mathbb{R}^{B \times n_l}$, backpropagation is
 
 $$\begin{aligned}
@@ -29,104 +33,16 @@ where $\delta_{l,i}$ is row $i$ of $\delta_l$ (example $i$ of the batch).
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import pairwise
-from typing import NamedTuple
 
 import torch
 from torch import nn
 
-
-# --8<-- [start:softmax-cross-entropy]
-def softmax_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Mean cross-entropy of ``logits`` against class ``targets``, and its gradient.
-
-    With $p = \mathrm{softmax}(z)$ row by row and $y$ the target classes,
-
-    $$\begin{aligned}
-      \mathcal{L} &= -\frac{1}{B} \sum_{i=1}^{B} \log p_{i, y_i}, \\
-      \frac{\partial \mathcal{L}}{\partial z} &= \frac{p - \mathrm{onehot}(y)}{B}.
-    \end{aligned}$$
-
-    $\log p$ is computed with the log-sum-exp trick, $\log p_{ic} = s_{ic} - \log \sum_k e^{s_{ik}}$
-    with $s_i = z_i - \max_k z_{ik}$, so that no exponential overflows, even for logits of $10^4$.
-
-    Args:
-        logits: Unnormalised scores of shape ``(B, C)``.
-        targets: Class indices of shape ``(B,)``, integers in ``[0, C)``.
-
-    Returns:
-        The loss (a 0-d tensor, as ``F.cross_entropy`` returns) and ``dlogits`` of shape ``(B, C)``.
-
-    Raises:
-        ValueError: If the shapes do not match or a target is out of range.
-        TypeError: If ``targets`` is not an integer tensor.
-    """
-    if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
-        raise TypeError(
-            f"softmax_cross_entropy expects tensors, got {type(logits).__name__} logits and "
-            f"{type(targets).__name__} targets"
-        )
-    if logits.ndim != 2:
-        raise ValueError(f"softmax_cross_entropy expects logits (B, C), got {tuple(logits.shape)}")
-    batch, classes = logits.shape
-    if batch == 0 or classes == 0:
-        raise ValueError(
-            f"softmax_cross_entropy expects a non-empty batch, got {tuple(logits.shape)}"
-        )
-    if targets.shape != (batch,):
-        raise ValueError(
-            f"softmax_cross_entropy expects targets of shape ({batch},), got {tuple(targets.shape)}"
-        )
-    if targets.dtype.is_floating_point or targets.dtype.is_complex or targets.dtype == torch.bool:
-        raise TypeError(f"softmax_cross_entropy expects integer targets, got {targets.dtype}")
-    if targets.min() < 0 or targets.max() >= classes:
-        raise ValueError(
-            f"softmax_cross_entropy expects targets in [0, {classes}), got values in "
-            f"[{targets.min().item()}, {targets.max().item()}]"
-        )
-    with torch.no_grad():
-        rows = torch.arange(batch, device=logits.device)  # (B,)
-        shifted = logits - logits.max(dim=1, keepdim=True).values  # (B, C), max of each row is 0
-        log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()  # (B, C)
-        loss = -log_probs[rows, targets].mean()  # ()
-        dlogits = log_probs.exp()  # (B, C) softmax
-        dlogits[rows, targets] -= 1.0  # p - onehot(y)
-        dlogits /= batch
-    return loss, dlogits
+from dlref import checks
+from dlref.activations import ACTIVATIONS
 
 
-# --8<-- [end:softmax-cross-entropy]
-
-
-class Activation(NamedTuple):
-    r"""A hidden-layer nonlinearity $\phi$, its derivative and its ``torch.nn`` module.
-
-    Attributes:
-        function: $a = \phi(z)$, elementwise.
-        derivative: $\phi'(z)$, given ``z`` and ``a`` (whichever makes it cheaper).
-        module: The ``torch.nn`` class that computes the same $\phi$.
-    """
-
-    function: Callable[[torch.Tensor], torch.Tensor]
-    derivative: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    module: type[nn.Module]
-
-
-# --8<-- [start:activations]
-ACTIVATIONS: dict[str, Activation] = {
-    "tanh": Activation(torch.tanh, lambda z, a: 1.0 - a**2, nn.Tanh),  # 1 - tanh(z)^2
-    "sigmoid": Activation(torch.sigmoid, lambda z, a: a * (1.0 - a), nn.Sigmoid),  # s(1 - s)
-    "relu": Activation(torch.relu, lambda z, a: (z > 0).to(z.dtype), nn.ReLU),  # 0 at z = 0
-}
-"""The hidden-layer activations `ManualMLP` knows, by name."""
-# --8<-- [end:activations]
-
-
-# --8<-- [start:manual-mlp]
 class ManualMLP:
     r"""A multilayer perceptron trained by hand-written backpropagation (autograd is not used).
 
@@ -139,7 +55,8 @@ class ManualMLP:
 
     Args:
         sizes: Layer widths $n_0, \dots, n_L$: inputs, hidden layers, classes (at least two).
-        activation: Hidden-layer nonlinearity, one of ``"tanh"``, ``"relu"``, ``"sigmoid"``.
+        activation: Hidden-layer nonlinearity, a name from
+            [`ACTIVATIONS`][dlref.activations.ACTIVATIONS] (``"tanh"``, ``"relu"``, ...).
         generator: Random generator for the initial weights (PyTorch's global one if ``None``).
         dtype: Floating-point type of the parameters.
         device: Where the parameters live.
@@ -150,7 +67,8 @@ class ManualMLP:
 
     Example:
         >>> import torch
-        >>> from dlref.backprop import ManualMLP, softmax_cross_entropy
+        >>> from dlref.backprop import ManualMLP
+        >>> from dlref.losses import softmax_cross_entropy
         >>> mlp = ManualMLP([2, 16, 2], "tanh", generator=torch.Generator().manual_seed(0))
         >>> x, y = torch.randn(8, 2, dtype=torch.float64), torch.randint(0, 2, (8,))
         >>> loss, dlogits = softmax_cross_entropy(mlp.forward(x), y)
@@ -170,17 +88,13 @@ class ManualMLP:
             isinstance(sizes, str)
             or not isinstance(sizes, Sequence)
             or len(sizes) < 2
-            or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes)
-            or min(sizes) < 1
+            or not all(checks.is_integer(n) and n >= 1 for n in sizes)
         ):
             raise ValueError(
                 f"ManualMLP expects sizes as at least two positive ints (inputs, ..., classes), "
                 f"got {sizes!r}"
             )
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"ManualMLP expects activation in {sorted(ACTIVATIONS)}, got {activation!r}"
-            )
+        checks.one_of("ManualMLP", "activation", activation, ACTIVATIONS)
         self.sizes = tuple(int(n) for n in sizes)
         self.activation = activation
         self.weights: list[torch.Tensor] = []
@@ -192,8 +106,6 @@ class ManualMLP:
             self.weights.append(w.uniform_(-bound, bound, generator=generator))
             self.biases.append(b.uniform_(-bound, bound, generator=generator))
         self._cache: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
-
-    # --8<-- [end:manual-mlp]
 
     @property
     def num_layers(self) -> int:
@@ -284,8 +196,8 @@ class ManualMLP:
             db = delta.sum(dim=0)  # (n_l,)
             grads.append((dw, db))
             if layer > 0:
-                z, a = pre_activations[layer - 1], inputs[layer]  # z_{l-1}, a_{l-1} = phi(z_{l-1})
-                delta = (delta @ self.weights[layer]) * phi_prime(z, a)  # (B, n_{l-1})
+                z = pre_activations[layer - 1]  # z_{l-1}
+                delta = (delta @ self.weights[layer]) * phi_prime(z)  # (B, n_{l-1})
         return grads[::-1]
 
     # --8<-- [end:backward]
@@ -304,8 +216,7 @@ class ManualMLP:
         Raises:
             ValueError: If ``lr`` is not positive or ``grads`` does not match the layers.
         """
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ValueError(f"sgd_step expects a positive learning rate, got {lr!r}")
+        checks.number("sgd_step", "lr", lr, 0, closed_low=False)
         if len(grads) != self.num_layers:
             raise ValueError(f"sgd_step expects {self.num_layers} (dW, db) pairs, got {len(grads)}")
         for w, b, (dw, db) in zip(self.weights, self.biases, grads, strict=True):
@@ -353,15 +264,16 @@ class ManualMLP:
 
         Args:
             model: An ``nn.Sequential`` of ``nn.Linear`` layers, each but the last followed by
-                the same activation module (``nn.Tanh``, ``nn.ReLU`` or ``nn.Sigmoid``).
+                the same activation module, one of those in
+                [`ACTIVATIONS`][dlref.activations.ACTIVATIONS] with its default arguments.
 
         Raises:
             ValueError: If ``model`` does not have that layout.
         """
         modules = list(model) if isinstance(model, nn.Sequential) else []
         linears, acts = modules[::2], modules[1::2]
-        module_names = {spec.module: name for name, spec in ACTIVATIONS.items()}
-        act_names = {module_names.get(type(m)) for m in acts}
+        module_names = {repr(spec.module()): name for name, spec in ACTIVATIONS.items()}
+        act_names = {module_names.get(repr(m)) for m in acts}  # nn.ELU(alpha=2.0) is not "elu"
         layout_ok = (
             len(modules) % 2 == 1
             and all(isinstance(m, nn.Linear) and m.bias is not None for m in linears)

@@ -4,6 +4,10 @@ These are the measurements behind vanishing and exploding gradients: if the grad
 (or grows) by a roughly constant factor per layer, early layers learn far slower (or faster) than
 late ones; if a ReLU layer outputs mostly exact zeros, or a tanh/sigmoid layer mostly saturated
 values, its units pass back little or no gradient.
+
+Explained on the page
+[Vanishing and exploding gradients](../foundations/vanishing-exploding-gradients.md)
+(`docs/foundations/vanishing-exploding-gradients.md`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from dlref.activations import ACTIVATIONS
+
 __all__ = [
     "ACTIVATION_TYPES",
     "ActivationStats",
@@ -25,15 +31,7 @@ __all__ = [
 ]
 
 #: Activation modules whose outputs ``ActivationStats`` records by default.
-ACTIVATION_TYPES: tuple[type[nn.Module], ...] = (
-    nn.ReLU,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.GELU,
-    nn.SiLU,
-    nn.Tanh,
-    nn.Sigmoid,
-)
+ACTIVATION_TYPES: tuple[type[nn.Module], ...] = tuple(spec.module for spec in ACTIVATIONS.values())
 
 #: How close to its bounds a tanh or sigmoid output must be to count as saturated.
 SATURATION_MARGIN = 0.01

@@ -13,10 +13,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from dlref import checks
 from dlref.device import get_device
+from dlref.metrics import count_correct
 from dlref.seed import set_seed
 
-__all__ = ["History", "TrainingDiverged", "accuracy", "evaluate", "fit"]
+__all__ = ["History", "TrainingDiverged", "evaluate", "fit"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -43,7 +45,6 @@ class TrainingDiverged(RuntimeError):
         self.loss = loss
 
 
-# --8<-- [start:history]
 @dataclass
 class History:
     """What ``fit`` measured, one entry per epoch.
@@ -106,43 +107,6 @@ class History:
         return "\n".join(rows)
 
 
-# --8<-- [end:history]
-
-
-# --8<-- [start:accuracy]
-def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    r"""Fraction of samples whose highest-scoring class is the target class.
-
-    $$\text{acc} = \frac{1}{N} \sum_{i=1}^{N} [\arg\max_c z_{ic} = y_i]$$
-
-    Args:
-        logits: Class scores of shape ``(N, C)`` (or ``(N, C, d1, ...)`` for per-position
-            classes, as ``nn.CrossEntropyLoss`` accepts).
-        targets: Class indices of shape ``(N,)`` (or ``(N, d1, ...)``), an integer dtype.
-
-    Returns:
-        The accuracy, a float in $[0, 1]$.
-
-    Raises:
-        TypeError: If ``targets`` are not integers.
-        ValueError: If the shapes do not match as described.
-    """
-    if targets.dtype.is_floating_point or targets.dtype == torch.bool:
-        raise TypeError(f"accuracy expects integer class indices, got targets of {targets.dtype}")
-    if logits.dim() < 2 or logits.shape[:1] + logits.shape[2:] != targets.shape:
-        raise ValueError(
-            f"accuracy expects logits of shape (N, C, ...) and targets of shape (N, ...), "
-            f"got logits {tuple(logits.shape)} and targets {tuple(targets.shape)}"
-        )
-    if targets.numel() == 0:
-        raise ValueError("accuracy expects at least one sample, got empty targets")
-    return (logits.argmax(dim=1) == targets).float().mean().item()
-
-
-# --8<-- [end:accuracy]
-
-
-# --8<-- [start:evaluate]
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -179,23 +143,15 @@ def evaluate(
     loader = _as_loader("evaluate", data, batch_size, shuffle=False)
     was_training = model.training
     model.eval()
-    total_loss, samples, correct, labels = 0.0, 0, 0, 0
+    totals = _Totals()
     for inputs, targets in loader:
         inputs, targets = inputs.to(device), targets.to(device)
         outputs = model(inputs)  # (B, C) logits for a classifier
-        total_loss += loss_fn(outputs, targets).item() * len(targets)
-        samples += len(targets)
-        if not targets.dtype.is_floating_point:  # class indices: count the hits
-            correct += (outputs.argmax(dim=1) == targets).sum().item()
-            labels += targets.numel()
+        totals.add(loss_fn(outputs, targets).item(), outputs, targets)
     model.train(was_training)
-    return total_loss / samples, correct / labels if labels else math.nan
+    return totals.means()
 
 
-# --8<-- [end:evaluate]
-
-
-# --8<-- [start:fit]
 def fit(
     model: nn.Module,
     train_data: Dataset | DataLoader,
@@ -251,10 +207,9 @@ def fit(
         ValueError: If ``epochs``, ``batch_size`` or ``grad_clip`` is out of range, or
             ``train_data`` is empty.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"fit expects epochs to be a positive integer, got {epochs!r}")
-    if grad_clip is not None and not grad_clip > 0:
-        raise ValueError(f"fit expects grad_clip > 0 or None, got {grad_clip!r}")
+    checks.integer("fit", "epochs", epochs, 1)
+    if grad_clip is not None:
+        checks.number("fit", "grad_clip", grad_clip, 0, closed_low=False)
     if seed is not None:
         set_seed(seed)
     generator = None if seed is None else torch.Generator().manual_seed(seed)
@@ -294,9 +249,6 @@ def fit(
     return history
 
 
-# --8<-- [end:fit]
-
-
 # --8<-- [start:train-one-epoch]
 def _train_one_epoch(
     model: nn.Module,
@@ -309,7 +261,7 @@ def _train_one_epoch(
 ) -> tuple[float, float]:
     """One pass over ``loader``: returns the mean loss and the on-the-fly accuracy."""
     model.train()
-    total_loss, samples, correct, labels = 0.0, 0, 0, 0
+    totals = _Totals()
     for batch_index, (inputs, targets) in enumerate(loader):
         inputs, targets = inputs.to(device), targets.to(device)
         outputs = model(inputs)  # (B, C) logits for a classifier
@@ -324,16 +276,34 @@ def _train_one_epoch(
         if grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
-
-        total_loss += loss_value * len(targets)
-        samples += len(targets)
-        if not targets.dtype.is_floating_point:  # class indices: count the hits
-            correct += (outputs.argmax(dim=1) == targets).sum().item()
-            labels += targets.numel()
-    return total_loss / samples, correct / labels if labels else math.nan
+        totals.add(loss_value, outputs, targets)
+    return totals.means()
 
 
 # --8<-- [end:train-one-epoch]
+
+
+@dataclass
+class _Totals:
+    """Running sums over batches: the loss weighted by batch size, and the hits of a classifier."""
+
+    loss: float = 0.0
+    samples: int = 0
+    correct: int = 0
+    labelled: int = 0  # samples whose targets are class indices
+
+    def add(self, loss: float, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        """Count one batch, whose mean loss is ``loss``."""
+        self.loss += loss * len(targets)
+        self.samples += len(targets)
+        if not targets.dtype.is_floating_point:  # class indices: count the hits
+            self.correct += count_correct(outputs.detach(), targets)
+            self.labelled += targets.numel()
+
+    def means(self) -> tuple[float, float]:
+        """The mean loss per sample, and the accuracy (``nan`` without class indices)."""
+        accuracy = self.correct / self.labelled if self.labelled else math.nan
+        return self.loss / self.samples, accuracy
 
 
 def _hint(
@@ -366,6 +336,5 @@ def _as_loader(
         raise ValueError(f"{caller} expects a non-empty dataset, got 0 samples")
     if isinstance(data, DataLoader):
         return data
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"{caller} expects a positive integer batch_size, got {batch_size!r}")
+    checks.integer(caller, "batch_size", batch_size, 1)
     return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)

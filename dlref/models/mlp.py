@@ -1,4 +1,8 @@
-"""The multilayer perceptron: stacked affine maps with a nonlinearity in between."""
+"""The multilayer perceptron: stacked affine maps with a nonlinearity in between.
+
+Explained on the page [A feedforward network in PyTorch](../../projects/feedforward-network.md)
+(`docs/projects/feedforward-network.md`).
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,14 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "MLP"]
+from dlref import checks
+from dlref.activations import ACTIVATIONS
 
-#: Activation names accepted by ``MLP(activation=...)`` and the ``torch.nn`` modules they build.
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-}
+__all__ = ["MLP"]
 
 _NORMS: dict[str, type[nn.Module]] = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
 
 
-# --8<-- [start:mlp]
 class MLP(nn.Sequential):
     r"""A multilayer perceptron that maps inputs to class scores (logits).
 
@@ -51,8 +46,9 @@ class MLP(nn.Sequential):
             ``(B, in_features)``, so ``(B, 1, 8, 8)`` images work with ``in_features=64``.
         hidden_features: Width of each hidden layer, e.g. ``[128, 64]``; empty for none.
         out_features: Number of outputs (classes).
-        activation: A name from ``ACTIVATIONS`` (``"relu"``, ``"tanh"``, ``"sigmoid"``,
-            ``"gelu"``, ``"leaky_relu"``, ``"elu"``, ``"silu"``) or a callable with no arguments
+        activation: A name from [`ACTIVATIONS`][dlref.activations.ACTIVATIONS] (``"relu"``,
+            ``"tanh"``, ``"gelu"``, ...), whose ``torch.nn`` module each hidden layer gets, or a
+            callable with no arguments
             that returns a module, such as an ``nn.Module`` class (``nn.Hardtanh``). It is called
             once per hidden layer, so every layer gets its own module.
         norm: ``None``, ``"batch"`` (``nn.BatchNorm1d``) or ``"layer"`` (``nn.LayerNorm``),
@@ -84,21 +80,17 @@ class MLP(nn.Sequential):
         dropout: float = 0.0,
         bias: bool = True,
     ) -> None:
-        _check_width("in_features", in_features)
-        _check_width("out_features", out_features)
+        checks.integer("MLP", "in_features", in_features, 1)
+        checks.integer("MLP", "out_features", out_features, 1)
         if isinstance(hidden_features, int) or not isinstance(hidden_features, Sequence):
             raise TypeError(
                 f"MLP expects hidden_features as a sequence of widths such as [128], "
                 f"got {hidden_features!r}"
             )
         for width in hidden_features:
-            _check_width("each of hidden_features", width)
-        if norm is not None and norm not in _NORMS:
-            raise ValueError(f"MLP expects norm None, 'batch' or 'layer', got {norm!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-            raise TypeError(f"MLP expects dropout as a float in [0, 1), got {dropout!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"MLP expects dropout in [0, 1), got {dropout!r}")
+            checks.integer("MLP", "each of hidden_features", width, 1)
+        checks.one_of("MLP", "norm", norm, [None, *_NORMS])
+        checks.number("MLP", "dropout", dropout, 0, 1)
         make_activation = _activation_factory(activation)
 
         layers: list[nn.Module] = []
@@ -136,8 +128,6 @@ class MLP(nn.Sequential):
             )
         return super().forward(x.flatten(start_dim=1))  # (B, in_features) -> (B, out_features)
 
-    # --8<-- [end:mlp]
-
     def __getitem__(self, index: int | slice) -> nn.Module:
         """Return one layer, or a slice of layers as a plain ``nn.Sequential``.
 
@@ -150,23 +140,16 @@ class MLP(nn.Sequential):
         return super().__getitem__(index)
 
 
-def _check_width(name: str, value: int) -> None:
-    """Check that a layer width is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"MLP expects {name} to be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"MLP expects {name} to be positive, got {value}")
-
-
 def _activation_factory(activation: str | Callable[[], nn.Module]) -> Callable[[], nn.Module]:
     """Turn ``MLP``'s ``activation`` argument into a function that builds a fresh module."""
     if isinstance(activation, str):
         if activation not in ACTIVATIONS:
+            names = ", ".join(repr(name) for name in ACTIVATIONS)
             raise ValueError(
-                f"MLP expects activation to be one of {sorted(ACTIVATIONS)} or an nn.Module "
-                f"class, got {activation!r}"
+                f"MLP expects activation to be one of {names} or an nn.Module class, "
+                f"got {activation!r}"
             )
-        return ACTIVATIONS[activation]
+        return ACTIVATIONS[activation].module
     if isinstance(activation, nn.Module):
         raise TypeError(
             f"MLP expects an activation name or class, not a module instance such as "

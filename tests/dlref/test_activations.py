@@ -179,20 +179,25 @@ ALL_FUNCTIONS = [
 @pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=lambda fn: fn.__name__)
 def test_rejects_integer_tensors(fn):
     with pytest.raises(
-        TypeError, match=rf"^{fn.__name__} expects a floating-point tensor, got dtype torch.int64$"
+        TypeError,
+        match=rf"^{fn.__name__} expects x to be a floating-point tensor, got dtype torch.int64$",
     ):
         fn(torch.arange(3))
 
 
 @pytest.mark.parametrize("fn", ALL_FUNCTIONS, ids=lambda fn: fn.__name__)
 def test_rejects_non_tensors(fn):
-    with pytest.raises(TypeError, match=rf"^{fn.__name__} expects a torch.Tensor, got list$"):
+    with pytest.raises(
+        TypeError, match=rf"^{fn.__name__} expects x to be a torch.Tensor, got list$"
+    ):
         fn([0.0, 1.0])
 
 
 @pytest.mark.parametrize("fn", [A.gelu, A.gelu_grad], ids=lambda fn: fn.__name__)
 def test_gelu_rejects_unknown_approximation(fn):
-    with pytest.raises(ValueError, match=r"expects approximate='none' or 'tanh', got 'erf'"):
+    with pytest.raises(
+        ValueError, match=r"expects approximate to be one of 'none', 'tanh', got 'erf'"
+    ):
         fn(torch.zeros(2), approximate="erf")
 
 

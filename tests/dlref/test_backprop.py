@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from sklearn.datasets import make_moons
 from torch import nn
 
-from dlref.backprop import ACTIVATIONS, ManualMLP, softmax_cross_entropy
+from dlref.activations import ACTIVATIONS
+from dlref.backprop import ManualMLP
+from dlref.losses import softmax_cross_entropy
 from tests.dlref.compare import F64, TOL
 
 
@@ -19,7 +21,7 @@ def random_case(seed: int):
     gen = torch.Generator().manual_seed(seed)
     hidden = [rng.randint(1, 8) for _ in range(seed % 5)]  # 0 to 4 hidden layers
     sizes = [rng.randint(1, 6), *hidden, rng.randint(2, 5)]
-    activation = sorted(ACTIVATIONS)[seed % 3]
+    activation = sorted(ACTIVATIONS)[seed % len(ACTIVATIONS)]
     batch = rng.randint(1, 10)
     mlp = ManualMLP(sizes, activation, generator=gen)
     x = 2 * torch.randn(batch, sizes[0], generator=gen, dtype=F64)  # (B, n_0)
@@ -64,29 +66,6 @@ def test_backward_of_any_upstream_gradient_matches_autograd(seed):
     for (dw, db), m in zip(grads, linears, strict=True):
         torch.testing.assert_close(dw, m.weight.grad, **TOL)
         torch.testing.assert_close(db, m.bias.grad, **TOL)
-
-
-@pytest.mark.parametrize("scale", [1e-3, 1.0, 30.0, 1e4])
-@pytest.mark.parametrize("seed", range(3))
-def test_softmax_cross_entropy_matches_torch(scale, seed):
-    gen = torch.Generator().manual_seed(seed)
-    logits = scale * torch.randn(7, 5, generator=gen, dtype=F64)  # (B, C)
-    targets = torch.randint(0, 5, (7,), generator=gen)  # (B,)
-    loss, dlogits = softmax_cross_entropy(logits, targets)
-    logits_t = logits.clone().requires_grad_()
-    loss_t = F.cross_entropy(logits_t, targets)
-    loss_t.backward()
-    assert loss.shape == () and torch.isfinite(loss) and torch.isfinite(dlogits).all()
-    torch.testing.assert_close(loss, loss_t.detach(), **TOL)
-    torch.testing.assert_close(dlogits, logits_t.grad, **TOL)
-
-
-def test_softmax_cross_entropy_gradient_formula():
-    logits = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], dtype=F64)
-    _, dlogits = softmax_cross_entropy(logits, torch.tensor([2, 0]))
-    onehot = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]], dtype=F64)
-    torch.testing.assert_close(dlogits, (logits.softmax(dim=1) - onehot) / 2, **TOL)
-    torch.testing.assert_close(dlogits.sum(dim=1), torch.zeros(2, dtype=F64), **TOL)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -216,10 +195,8 @@ def test_bad_sizes_raise(sizes):
 
 
 def test_unknown_activation_raises():
-    with pytest.raises(
-        ValueError, match=r"activation in \['relu', 'sigmoid', 'tanh'\], got 'gelu'"
-    ):
-        ManualMLP([3, 2], "gelu")
+    with pytest.raises(ValueError, match=r"activation to be one of 'relu', .*, got 'swish'"):
+        ManualMLP([3, 2], "swish")
 
 
 def test_bad_inputs_raise():
@@ -247,7 +224,7 @@ def test_sgd_step_errors():
     mlp = ManualMLP([3, 4, 2])
     mlp.forward(torch.zeros(4, 3, dtype=F64))
     grads = mlp.backward(torch.zeros(4, 2, dtype=F64))
-    with pytest.raises(ValueError, match="positive learning rate, got -0.1"):
+    with pytest.raises(ValueError, match="sgd_step expects lr > 0, got -0.1"):
         mlp.sgd_step(grads, lr=-0.1)
     with pytest.raises(ValueError, match=r"expects 2 \(dW, db\) pairs, got 1"):
         mlp.sgd_step(grads[:1], lr=0.1)
@@ -255,34 +232,26 @@ def test_sgd_step_errors():
         mlp.sgd_step(grads[::-1], lr=0.1)
 
 
-def test_softmax_cross_entropy_errors():
-    logits = torch.zeros(4, 3, dtype=F64)
-    with pytest.raises(ValueError, match=r"logits \(B, C\), got \(4,\)"):
-        softmax_cross_entropy(torch.zeros(4, dtype=F64), torch.zeros(4, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"targets of shape \(4,\), got \(4, 1\)"):
-        softmax_cross_entropy(logits, torch.zeros(4, 1, dtype=torch.long))
-    with pytest.raises(TypeError, match="integer targets, got torch.float64"):
-        softmax_cross_entropy(logits, torch.zeros(4, dtype=F64))
-    with pytest.raises(ValueError, match=r"targets in \[0, 3\), got values in \[0, 3\]"):
-        softmax_cross_entropy(logits, torch.tensor([0, 1, 2, 3]))
-    with pytest.raises(ValueError, match="non-empty batch"):
-        softmax_cross_entropy(torch.zeros(0, 3, dtype=F64), torch.zeros(0, dtype=torch.long))
-    with pytest.raises(TypeError, match="expects tensors, got list logits"):
-        softmax_cross_entropy([[0.0]], torch.zeros(1, dtype=torch.long))
-
-
 @pytest.mark.parametrize(
     "model",
     [
         nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2)),
-        nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 2)),
+        nn.Sequential(nn.Linear(3, 4), nn.GELU(approximate="tanh"), nn.Linear(4, 2)),
         nn.Sequential(nn.Linear(3, 4, bias=False), nn.Tanh(), nn.Linear(4, 2)),
         nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(5, 2)),
         nn.Sequential(nn.Linear(3, 4), nn.Tanh()),
         nn.Sequential(),
         nn.Linear(3, 2),
     ],
-    ids=["mixed", "gelu", "no-bias", "mismatched", "ends-in-activation", "empty", "not-sequential"],
+    ids=[
+        "mixed",
+        "gelu-tanh",
+        "no-bias",
+        "mismatched",
+        "ends-in-activation",
+        "empty",
+        "not-sequential",
+    ],
 )
 def test_from_torch_rejects_other_layouts(model):
     with pytest.raises(ValueError, match=r"expects nn.Sequential\(Linear, act, Linear"):

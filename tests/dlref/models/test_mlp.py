@@ -7,7 +7,8 @@ import torch
 import torchvision
 from torch import nn
 
-from dlref.models.mlp import ACTIVATIONS, MLP
+from dlref.activations import ACTIVATIONS
+from dlref.models.mlp import MLP
 
 
 def _hand_built(in_features, hidden, out_features, activation, norm, dropout, bias):
@@ -46,7 +47,7 @@ def test_matches_hand_built_sequential(case, training):
         torch.manual_seed(seed)
         ours = MLP(in_features, hidden, out_features, activation, norm, dropout, bias).double()
         theirs = _hand_built(
-            in_features, hidden, out_features, ACTIVATIONS[activation], norm, dropout, bias
+            in_features, hidden, out_features, ACTIVATIONS[activation].module, norm, dropout, bias
         ).double()
         theirs.load_state_dict(ours.state_dict())  # same keys and shapes, strict
         ours.train(training)
@@ -126,17 +127,21 @@ def test_wrong_input_shape_says_what_it_got(shape, match):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"activation": "swish"}, ValueError, r"activation to be one of \[.*'relu'.*\].*'swish'"),
+        (
+            {"activation": "swish"},
+            ValueError,
+            r"one of 'relu', .* or an nn.Module class, got 'swish'",
+        ),
         ({"activation": nn.ReLU()}, TypeError, r"not a module instance .* pass ReLU"),
         ({"activation": 3}, TypeError, r"activation to be a name or an nn.Module class, got 3"),
         ({"activation": lambda: 1.0}, TypeError, r"activation\(\) to return an nn.Module"),
-        ({"norm": "group"}, ValueError, r"norm None, 'batch' or 'layer', got 'group'"),
+        ({"norm": "group"}, ValueError, r"norm to be one of None, 'batch', 'layer', got 'group'"),
         ({"dropout": 1.0}, ValueError, r"dropout in \[0, 1\), got 1.0"),
-        ({"dropout": "0.5"}, TypeError, r"dropout as a float in \[0, 1\), got '0.5'"),
+        ({"dropout": "0.5"}, TypeError, r"dropout to be a number, got str '0.5'"),
         ({"hidden_features": 128}, TypeError, r"sequence of widths such as \[128\], got 128"),
-        ({"hidden_features": [16, 0]}, ValueError, r"each of hidden_features to be positive"),
-        ({"in_features": 0}, ValueError, r"in_features to be positive, got 0"),
-        ({"out_features": 2.0}, TypeError, r"out_features to be an int, got 2.0"),
+        ({"hidden_features": [16, 0]}, ValueError, r"each of hidden_features >= 1, got 0"),
+        ({"in_features": 0}, ValueError, r"in_features >= 1, got 0"),
+        ({"out_features": 2.0}, TypeError, r"out_features to be an int, got float 2.0"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(kwargs, error, match):
