@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup serve test build lint format screenshot clean
+.PHONY: setup serve test build page lint format screenshot clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: setup /usr/bin/chromium
 ## build: the static site for hosting, in site/
 build: setup
 	$(BIN)/mkdocs build --strict
+
+## page: start a new topic page from templates/page.md and add it to nav: make page NAME=section/topic
+page: setup
+	$(BIN)/python -m hooks.scaffold $(NAME)
 
 lint: setup
 	$(BIN)/ruff format --check . && $(BIN)/ruff check .

@@ -14,9 +14,11 @@ import pytest
 
 import dlref.exercises
 from hooks import pages
+from hooks.scaffold import SECTIONS
 from tests.site.page_harness import page_files
 
-TOPIC_PAGES = [page for page in page_files() if page.parent.name in {"foundations", "projects"}]
+# A topic page is a page in a folder of the roadmap's sections (foundations/, architectures/, ...).
+TOPIC_PAGES = [page for page in page_files() if page.parent.name in SECTIONS]
 _SOLUTION = re.compile(r'^\s*\?\?\? success "Solution"\s*$')
 _EXERCISE = re.compile(r"^### \d+\. \S")
 CHECKS = {
