@@ -17,7 +17,9 @@ from hooks import pages, scaffold
 from tests.site import test_exercises
 from tests.site.test_exercises import CHECKS, solutions
 
-NAME = "architectures/example-topic"
+# A name no real page will have, so the test runs whatever pages the site has.
+NAME = "architectures/scaffolded-by-the-test"
+PAGE = "docs/architectures/scaffolded-by-the-test.md"
 ANATOMY = [  # the page's sections, in order (CONTRIBUTING.md, "The anatomy of a topic page")
     "## The idea",
     "## The math",
@@ -50,7 +52,7 @@ def section_titles(nav: list) -> list[str]:
 
 @pytest.fixture(scope="module")
 def scaffolded(tmp_path_factory):
-    """A copy of the site with ``architectures/example-topic`` scaffolded into it."""
+    """A copy of the site with ``NAME`` scaffolded into it, and its mkdocs.yml from before."""
     root = copy_of_the_site(tmp_path_factory.mktemp("scaffold"))
     before = (root / "mkdocs.yml").read_text(encoding="utf-8")
     done = scaffold.scaffold(NAME, root=root)
@@ -59,32 +61,63 @@ def scaffolded(tmp_path_factory):
 
 def test_writes_the_page_from_the_template_with_its_title(scaffolded):
     root, done, _ = scaffolded
-    page = root / "docs" / "architectures" / "example-topic.md"
-    assert done.page.as_posix() == "docs/architectures/example-topic.md"
-    text = page.read_text(encoding="utf-8")
+    assert done.page.as_posix() == PAGE
+    text = (root / PAGE).read_text(encoding="utf-8")
     template = (pages.ROOT / "templates" / "page.md").read_text(encoding="utf-8")
-    assert text.startswith("# Example topic\n")
-    assert text == template.replace("{{ title }}", "Example topic")
+    assert text.startswith("# Scaffolded by the test\n")
+    assert text == template.replace("{{ title }}", "Scaffolded by the test")
     assert not re.search(r"\{\{\s*\w+\s*\}\}", text), "a placeholder the scaffold does not fill"
-    assert not (pages.DOCS / "architectures" / "example-topic.md").exists()
+    assert not (pages.ROOT / PAGE).exists()
 
 
-def test_adds_the_page_to_nav_in_a_new_section_where_the_roadmap_puts_it(scaffolded):
+def test_adds_the_page_at_the_end_of_its_section_and_keeps_every_line(scaffolded):
     root, done, before = scaffolded
-    assert done.section == "Architectures" and done.new_section
+    assert done.section == "Architectures"
+    assert done.new_section == ("Architectures" not in section_titles(yaml_load(before)["nav"]))
     nav = nav_of(root)
     titles = section_titles(nav)
     assert titles.index("Foundations") < titles.index("Architectures") < titles.index("Projects")
     (architectures,) = [entry["Architectures"] for entry in nav if "Architectures" in entry]
-    assert architectures == [{"Example topic": "architectures/example-topic.md"}]
+    assert architectures[-1] == {
+        "Scaffolded by the test": "architectures/scaffolded-by-the-test.md"
+    }
     after = (root / "mkdocs.yml").read_text(encoding="utf-8").split("\n")
     added = [line for line in after if line not in before.split("\n")]
-    assert added == ["  - Architectures:", "      - Example topic: architectures/example-topic.md"]
+    assert added[-1] == "      - Scaffolded by the test: architectures/scaffolded-by-the-test.md"
+    assert len(added) == (2 if done.new_section else 1)
     assert [line for line in after if line not in added] == before.split("\n"), "lines lost"
-    comment = after.index(
-        "  # - Architectures: CNNs, RNNs, attention, transformers, autoencoders (architectures/)"
+
+
+NAV_WITH_PLACEHOLDERS = """\
+site_name: x
+nav:
+  # The roadmap's sections, in order.
+  - Home: index.md
+  - Foundations:
+      - F: foundations/f.md
+  # - Architectures: CNNs, RNNs (architectures/)
+  # - Training: transfer learning (training/)
+  - Projects:
+      - P: projects/p.md
+  # - See also: papers (see-also/)
+  - Notation: notation.md
+"""
+
+
+def test_a_new_section_goes_under_its_placeholder_comment():
+    text, created = scaffold.add_to_nav(NAV_WITH_PLACEHOLDERS, "Training", "T", "training/t.md")
+    assert created
+    lines = text.split("\n")
+    at = lines.index("  # - Training: transfer learning (training/)")
+    assert lines[at + 1 : at + 3] == ["  - Training:", "      - T: training/t.md"]
+    assert [line for line in lines if line not in lines[at + 1 : at + 3]] == (
+        NAV_WITH_PLACEHOLDERS.split("\n")
     )
-    assert after[comment + 1] == "  - Architectures:", "the section goes under its placeholder"
+    text, created = scaffold.add_to_nav(text, "Training", "U", "training/u.md")
+    assert not created
+    assert yaml_load(text)["nav"][2] == {
+        "Training": [{"T": "training/t.md"}, {"U": "training/u.md"}]
+    }
 
 
 def test_a_page_joins_the_end_of_an_existing_section(tmp_path):
@@ -145,17 +178,17 @@ def test_refuses_a_bad_name_or_an_existing_page_and_writes_nothing(name, message
 
 def test_refuses_a_page_scaffolded_twice(scaffolded):
     root, _, _ = scaffolded
-    with pytest.raises(scaffold.ScaffoldError, match="example-topic.md exists already"):
+    with pytest.raises(scaffold.ScaffoldError, match="scaffolded-by-the-test.md exists already"):
         scaffold.scaffold(NAME, root=root)
 
 
 def test_the_command_says_what_it_did_and_what_to_run_next(scaffolded, capsys):
     _, done, _ = scaffolded
     text = scaffold.report(done)
-    assert "Wrote docs/architectures/example-topic.md" in text
+    assert f"Wrote {PAGE}" in text
     assert "under Architectures" in text
     for command in (
-        ".venv/bin/python -m pytest docs/architectures/example-topic.md",
+        f".venv/bin/python -m pytest {PAGE}",
         "make serve",
         "make test",
     ):
@@ -168,7 +201,7 @@ def test_the_command_says_what_it_did_and_what_to_run_next(scaffolded, capsys):
 
 def test_the_page_follows_the_anatomy(scaffolded):
     root, _, _ = scaffolded
-    lines = (root / "docs" / "architectures" / "example-topic.md").read_text().split("\n")
+    lines = (root / PAGE).read_text(encoding="utf-8").split("\n")
     headings = [line for line in lines if line.startswith("## ") or line.startswith("### Check")]
     found = [next((h for h in headings if h.startswith(part)), None) for part in ANATOMY]
     missing = [part for part, heading in zip(ANATOMY, found, strict=True) if heading is None]
@@ -179,7 +212,7 @@ def test_the_page_follows_the_anatomy(scaffolded):
 
 def test_the_page_runs_and_meets_the_rules_of_a_topic_page(scaffolded):
     root, _, _ = scaffolded
-    page = root / "docs" / "architectures" / "example-topic.md"
+    page = root / PAGE
     # The very test every topic page passes, on this page.
     test_exercises.test_each_topic_page_has_two_to_four_exercises_with_a_solution_each(page)
     blocks = pages.page_blocks(page)
