@@ -1,7 +1,7 @@
 r"""Activation functions, written from their formulas, with their derivatives and one table of all.
 
-Explained on the page [Neurons and activation functions](../foundations/neurons-and-activations.md)
-(`docs/foundations/neurons-and-activations.md`).
+Explained on the page [Neurons and activation functions](../foundations/neurons-and-activations.md).
+
 
 Each activation is built from elementary tensor operations, so autograd differentiates straight
 through it, and each matches its `torch.nn.functional` counterpart in value and gradient. Each

@@ -1,5 +1,7 @@
 r"""A scalar reverse-mode automatic differentiation engine, in the style of micrograd.
 
+Explained on the page [Backpropagation](../foundations/backpropagation.md).
+
 A `Value` wraps one float. Every operation on Values returns a new Value that remembers its
 inputs (``_prev``), the operation that made it (``_op``) and a small ``_backward`` closure that
 knows the operation's local derivative. `Value.backward` orders the graph topologically and runs
@@ -23,7 +25,8 @@ Examples:
 from __future__ import annotations
 
 import math
-import numbers
+
+from dlref import checks
 
 
 # --8<-- [start:value-core]
@@ -47,7 +50,7 @@ class Value:
     """
 
     def __init__(self, data: float, _children: tuple[Value, ...] = (), _op: str = "") -> None:
-        if isinstance(data, bool) or not isinstance(data, numbers.Real):
+        if not checks.is_real(data):
             raise TypeError(
                 f"Value expects a real number (int or float), got {type(data).__name__}: {data!r}"
             )
@@ -192,7 +195,7 @@ class Value:
                 "Value ** Value is not supported: the exponent must be a plain int or float; "
                 "write (b * a.log()).exp() for a ** b with a > 0"
             )
-        if isinstance(exponent, bool) or not isinstance(exponent, numbers.Real):
+        if not checks.is_real(exponent):
             raise TypeError(f"Value ** expects an int or float exponent, got {exponent!r}")
         k = float(exponent)
         if self.data == 0.0 and k < 0:

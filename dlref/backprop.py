@@ -1,7 +1,6 @@
 r"""Backpropagation written out by hand: an MLP whose gradients are matrix products.
 
-Explained on the page [Backpropagation](../foundations/backpropagation.md)
-(`docs/foundations/backpropagation.md`).
+Explained on the page [Backpropagation](../foundations/backpropagation.md).
 
 No autograd here: the forward pass keeps what the backward pass needs, and the backward pass
 applies the chain rule layer by layer with plain tensor operations (under ``torch.no_grad()``).

@@ -32,6 +32,13 @@ def _described(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+def _power_of_two(bound: int) -> str:
+    """Write a large power of two as ``2**32``, the way it is set in code; others as they are."""
+    if bound >= 2**16 and bound & (bound - 1) == 0:
+        return f"2**{bound.bit_length() - 1}"
+    return str(bound)
+
+
 def _interval(low: float, high: float, closed_low: bool, closed_high: bool) -> str:
     """Describe an interval the way a reader writes it: ``>= 0``, ``> 0``, ``in [0, 1)``."""
     if high == math.inf:
@@ -81,7 +88,7 @@ def integer(
     lower = -math.inf if low is None else low
     upper = math.inf if high is None else high
     if not lower <= value < upper:
-        wanted = f">= {low}" if high is None else f"in [{lower}, {high})"
+        wanted = f">= {low}" if high is None else f"in [{lower}, {_power_of_two(high)})"
         raise ValueError(f"{caller} expects {name} {wanted}, got {value!r}")
 
 

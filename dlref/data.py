@@ -1,5 +1,7 @@
 """Small datasets that ship with the installed packages: digits and 2-D toy problems.
 
+Explained on the page [A feedforward network in PyTorch](../projects/feedforward-network.md).
+
 Nothing here downloads. The digits come from scikit-learn's bundled copy of the UCI handwritten
 digits (8x8 grey images, 1797 samples, 10 classes); the toy sets are generated, so every page and
 test runs offline and in seconds on a CPU.
@@ -16,6 +18,8 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
+from dlref import checks
+
 __all__ = [
     "DigitsSplit",
     "load_digits_split",
@@ -26,7 +30,6 @@ __all__ = [
 ]
 
 
-# --8<-- [start:load-digits-split]
 @dataclass(frozen=True)
 class DigitsSplit:
     """The digits dataset, split once into train, validation and test sets.
@@ -119,13 +122,9 @@ def load_digits_split(
     )
 
 
-# --8<-- [end:load-digits-split]
-
-
 def _split_count(name: str, size: float | int, n: int, num_classes: int) -> int:
     """Turn a split size given as a fraction or a count into a count, with clear errors."""
-    if isinstance(size, bool) or not isinstance(size, (int, float)):
-        raise TypeError(f"load_digits_split: {name} must be a float or an int, got {size!r}")
+    checks.number("load_digits_split", name, size)
     if isinstance(size, float):
         if not 0.0 < size < 1.0:
             raise ValueError(
@@ -142,14 +141,11 @@ def _split_count(name: str, size: float | int, n: int, num_classes: int) -> int:
     return count
 
 
-def _check_toy_args(name: str, n: int, noise: float, seed: int, min_n: int) -> None:
+def _check_toy_args(caller: str, n: int, noise: float, seed: int, min_n: int) -> None:
     """Validate the common arguments of the 2-D toy generators."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < min_n:
-        raise ValueError(f"{name} expects an integer n >= {min_n} (samples), got {n!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
-        raise ValueError(f"{name} expects a noise standard deviation >= 0, got {noise!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"{name} expects an integer seed in [0, 2**32), got {seed!r}")
+    checks.integer(caller, "n (samples)", n, min_n)
+    checks.number(caller, "noise (a standard deviation)", noise, 0)
+    checks.integer(caller, "seed", seed, 0, 2**32)
 
 
 def make_moons(
@@ -197,13 +193,11 @@ def make_circles(
         ValueError: For ``n < 2``, ``noise < 0``, a bad ``seed`` or ``factor`` outside $(0, 1)$.
     """
     _check_toy_args("make_circles", n, noise, seed, min_n=2)
-    if not 0.0 < factor < 1.0:
-        raise ValueError(f"make_circles expects factor in (0, 1), got {factor!r}")
+    checks.number("make_circles", "factor", factor, 0, 1, closed_low=False)
     X, y = sklearn.datasets.make_circles(n_samples=n, noise=noise, random_state=seed, factor=factor)
     return torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long)
 
 
-# --8<-- [start:make-xor]
 def make_xor(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The XOR problem: points in $[-1, 1]^2$ labelled by whether their coordinates' signs differ.
 
@@ -231,10 +225,6 @@ def make_xor(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[torch.Ten
     return X, y
 
 
-# --8<-- [end:make-xor]
-
-
-# --8<-- [start:make-spirals]
 def make_spirals(
     n: int = 300, noise: float = 0.1, seed: int = 0, num_classes: int = 3, turns: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -259,11 +249,9 @@ def make_spirals(
         ValueError: If ``num_classes < 2``, ``n < num_classes``, ``noise < 0``, ``turns <= 0``
             or ``seed`` is not an integer in ``[0, 2**32)``.
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"make_spirals expects an integer num_classes >= 2, got {num_classes!r}")
+    checks.integer("make_spirals", "num_classes", num_classes, 2)
     _check_toy_args("make_spirals", n, noise, seed, min_n=num_classes)
-    if not turns > 0:
-        raise ValueError(f"make_spirals expects turns > 0, got {turns!r}")
+    checks.number("make_spirals", "turns", turns, 0, closed_low=False)
     generator = torch.Generator().manual_seed(seed)
     y = torch.arange(n) % num_classes  # (n,) balanced labels
     # Position of each point along its arm: the i-th point of a class of size m gets (i + 1) / m.
@@ -275,6 +263,3 @@ def make_spirals(
     X = X + noise * torch.randn(n, 2, generator=generator)  # (n, 2)
     order = torch.randperm(n, generator=generator)  # shuffle so classes are mixed
     return X[order].float(), y[order]
-
-
-# --8<-- [end:make-spirals]

@@ -1,4 +1,7 @@
-"""Pick the fastest device this machine offers."""
+"""Pick the fastest device this machine offers.
+
+Explained on the page [A feedforward network in PyTorch](../projects/feedforward-network.md).
+"""
 
 import torch
 

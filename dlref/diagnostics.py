@@ -6,8 +6,7 @@ late ones; if a ReLU layer outputs mostly exact zeros, or a tanh/sigmoid layer m
 values, its units pass back little or no gradient.
 
 Explained on the page
-[Vanishing and exploding gradients](../foundations/vanishing-exploding-gradients.md)
-(`docs/foundations/vanishing-exploding-gradients.md`).
+[Vanishing and exploding gradients](../foundations/vanishing-exploding-gradients.md).
 """
 
 from __future__ import annotations

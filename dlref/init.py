@@ -1,5 +1,8 @@
 r"""Weight initialisation that keeps signals at a steady scale through deep networks.
 
+Explained on the page
+[Vanishing and exploding gradients](../foundations/vanishing-exploding-gradients.md).
+
 A layer computes $y_i = \sum_{j=1}^{n} W_{ij}\,x_j$ over $n = \mathrm{fan\_in}$ inputs. With
 independent, zero-mean weights and inputs,
 
@@ -34,6 +37,8 @@ import math
 
 import torch
 
+from dlref import checks
+
 _LINEAR_NONLINEARITIES = (
     "linear",
     "conv1d",
@@ -46,15 +51,6 @@ _LINEAR_NONLINEARITIES = (
 _NONLINEARITIES = (*_LINEAR_NONLINEARITIES, "sigmoid", "tanh", "relu", "leaky_relu", "selu")
 
 
-def _check_weight(tensor: torch.Tensor, caller: str) -> None:
-    """Raise a clear error unless ``tensor`` is a floating-point tensor."""
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"{caller} expects a torch.Tensor, got {type(tensor).__name__}")
-    if not tensor.is_floating_point():
-        raise TypeError(f"{caller} expects a floating-point tensor, got dtype {tensor.dtype}")
-
-
-# --8<-- [start:calculate-gain]
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     r"""Return the gain that offsets how much a nonlinearity shrinks the signal's scale.
 
@@ -95,11 +91,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "leaky_relu":
         if param is None:
             param = 0.01
-        elif isinstance(param, bool) or not isinstance(param, (int, float)):
-            raise ValueError(
-                f"calculate_gain expects the leaky_relu negative slope (param) to be an int or "
-                f"float, got {param!r}"
-            )
+        checks.number("calculate_gain", "the leaky_relu negative slope (param)", param)
         return math.sqrt(2.0 / (1 + param**2))
     if nonlinearity == "selu":
         return 3.0 / 4  # found empirically by PyTorch (pytorch/pytorch#50664)
@@ -109,10 +101,6 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     )
 
 
-# --8<-- [end:calculate-gain]
-
-
-# --8<-- [start:fans]
 def fan_in_and_fan_out(tensor: torch.Tensor) -> tuple[int, int]:
     r"""Return how many inputs feed each output unit, and how many outputs each input feeds.
 
@@ -139,7 +127,9 @@ def fan_in_and_fan_out(tensor: torch.Tensor) -> tuple[int, int]:
         ValueError: If ``tensor`` has fewer than 2 dimensions.
     """
     if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"fan_in_and_fan_out expects a torch.Tensor, got {type(tensor).__name__}")
+        raise TypeError(
+            f"fan_in_and_fan_out expects tensor to be a torch.Tensor, got {type(tensor).__name__}"
+        )
     if tensor.dim() < 2:
         raise ValueError(
             "fan_in and fan_out need a weight with at least 2 dimensions "
@@ -151,10 +141,6 @@ def fan_in_and_fan_out(tensor: torch.Tensor) -> tuple[int, int]:
     return fan_in, fan_out
 
 
-# --8<-- [end:fans]
-
-
-# --8<-- [start:xavier-uniform]
 def xavier_uniform_(
     tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None
 ) -> torch.Tensor:
@@ -190,7 +176,7 @@ def xavier_uniform_(
         TypeError: If ``tensor`` is not a floating-point tensor.
         ValueError: If ``tensor`` has fewer than 2 dimensions.
     """
-    _check_weight(tensor, "xavier_uniform_")
+    checks.floating_tensor("xavier_uniform_", tensor, "tensor")
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     if tensor.numel() == 0:  # nothing to draw (as in torch.nn.init)
         return tensor
@@ -200,10 +186,6 @@ def xavier_uniform_(
         return tensor.uniform_(-bound, bound, generator=generator)
 
 
-# --8<-- [end:xavier-uniform]
-
-
-# --8<-- [start:xavier-normal]
 def xavier_normal_(
     tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None
 ) -> torch.Tensor:
@@ -232,7 +214,7 @@ def xavier_normal_(
         TypeError: If ``tensor`` is not a floating-point tensor.
         ValueError: If ``tensor`` has fewer than 2 dimensions.
     """
-    _check_weight(tensor, "xavier_normal_")
+    checks.floating_tensor("xavier_normal_", tensor, "tensor")
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     if tensor.numel() == 0:  # nothing to draw (as in torch.nn.init)
         return tensor
@@ -241,18 +223,13 @@ def xavier_normal_(
         return tensor.normal_(0.0, std, generator=generator)
 
 
-# --8<-- [end:xavier-normal]
-
-
 def _fan_for_mode(tensor: torch.Tensor, mode: str, caller: str) -> int:
     """Return ``fan_in`` or ``fan_out`` of ``tensor``, as ``mode`` asks."""
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"{caller} expects mode 'fan_in' or 'fan_out', got {mode!r}")
+    checks.one_of(caller, "mode", mode, ("fan_in", "fan_out"))
     fan_in, fan_out = fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 
 
-# --8<-- [start:kaiming-uniform]
 def kaiming_uniform_(
     tensor: torch.Tensor,
     a: float = 0,
@@ -296,7 +273,7 @@ def kaiming_uniform_(
         ValueError: If ``tensor`` has fewer than 2 dimensions, ``mode`` is not ``"fan_in"`` or
             ``"fan_out"``, or ``nonlinearity`` is unknown.
     """
-    _check_weight(tensor, "kaiming_uniform_")
+    checks.floating_tensor("kaiming_uniform_", tensor, "tensor")
     fan = _fan_for_mode(tensor, mode, "kaiming_uniform_")
     gain = calculate_gain(nonlinearity, a)
     if tensor.numel() == 0:  # nothing to draw (as in torch.nn.init)
@@ -305,9 +282,6 @@ def kaiming_uniform_(
     bound = math.sqrt(3.0) * std  # U(-b, b) has standard deviation b / sqrt(3)
     with torch.no_grad():  # filling a weight is not part of the model's computation
         return tensor.uniform_(-bound, bound, generator=generator)
-
-
-# --8<-- [end:kaiming-uniform]
 
 
 # --8<-- [start:kaiming-normal]
@@ -320,39 +294,15 @@ def kaiming_normal_(
 ) -> torch.Tensor:
     r"""Fill ``tensor`` in place from He et al.'s (2015) normal distribution.
 
-    $$
-    \begin{aligned}
-    W &\sim \mathcal{N}(0, \sigma^2),
-    \\
-    \sigma &= \frac{\mathrm{gain}}{\sqrt{\mathrm{fan}}},
-    \end{aligned}
-    $$
-
-    with the gain of ``nonlinearity`` applied once ($\sigma = \sqrt{2/\mathrm{fan\_in}}$
-    for ReLU): the same variance as [`kaiming_uniform_`][dlref.init.kaiming_uniform_] (see
-    there for why).
-
-    Args:
-        tensor: The weight to fill, at least 2-D.
-        a: Negative slope of the leaky ReLU that follows (only used with ``"leaky_relu"``).
-        mode: ``"fan_in"`` or ``"fan_out"``.
-        nonlinearity: The function that follows the layer.
-        generator: The random generator to draw from; the global one when ``None``.
-
-    Returns:
-        ``tensor``, filled.
-
-    Raises:
-        TypeError: If ``tensor`` is not a floating-point tensor.
-        ValueError: If ``tensor`` has fewer than 2 dimensions, ``mode`` is not ``"fan_in"`` or
-            ``"fan_out"``, or ``nonlinearity`` is unknown.
+    $W \sim \mathcal{N}(0, \sigma^2)$ with the variance of
+    [`kaiming_uniform_`][dlref.init.kaiming_uniform_], which says why; same arguments and errors.
     """
-    _check_weight(tensor, "kaiming_normal_")
+    checks.floating_tensor("kaiming_normal_", tensor, "tensor")
     fan = _fan_for_mode(tensor, mode, "kaiming_normal_")
     gain = calculate_gain(nonlinearity, a)
     if tensor.numel() == 0:  # nothing to draw (as in torch.nn.init)
         return tensor
-    std = gain / math.sqrt(fan)
+    std = gain / math.sqrt(fan)  # σ = gain / √fan
     with torch.no_grad():  # filling a weight is not part of the model's computation
         return tensor.normal_(0.0, std, generator=generator)
 

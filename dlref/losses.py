@@ -1,7 +1,7 @@
 r"""Loss functions: how far a network's outputs are from the targets, and their gradients.
 
-Explained on the page [Backpropagation](../foundations/backpropagation.md)
-(`docs/foundations/backpropagation.md`).
+Explained on the page [Backpropagation](../foundations/backpropagation.md).
+
 
 The cross-entropy of logits $z \in \mathbb{R}^{B \times C}$ against target classes
 $y \in \{0, \dots, C - 1\}^B$, with $p = \operatorname{softmax}(z)$ row by row, and its gradient:

@@ -1,7 +1,6 @@
 r"""Metrics: how often a classifier is right.
 
-Explained on the page [A feedforward network in PyTorch](../projects/feedforward-network.md)
-(`docs/projects/feedforward-network.md`).
+Explained on the page [A feedforward network in PyTorch](../projects/feedforward-network.md).
 
 A classifier's prediction for sample $i$ is its highest-scoring class, $\hat y_i = \arg\max_c
 z_{ic}$. Its accuracy over $B$ samples is the fraction it gets right,

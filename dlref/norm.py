@@ -13,10 +13,14 @@ $\mu$ and $\sigma^2$ are averaged over:
 The modules take the same constructor arguments and have the same ``state_dict`` keys and shapes
 as ``torch.nn.BatchNorm1d``, ``torch.nn.BatchNorm2d`` and ``torch.nn.LayerNorm``, so weights load
 across in both directions.
+
+Explained on the page [Batch normalization](../foundations/batch-normalization.md).
 """
 
 import torch
 from torch import nn
+
+from dlref import checks
 
 
 class _BatchNorm(nn.Module):
@@ -48,11 +52,29 @@ class _BatchNorm(nn.Module):
     \end{aligned}
     $$
 
-    with the unbiased variance $\frac{n}{n-1} \sigma^2_\mathcal{B}$; in evaluation
+    with the unbiased variance $\frac{n}{n-1} \sigma^2_\mathcal{B}$, since the running variance
+    estimates the population's; with ``momentum=None`` the rate is $m = 1/t$ at the $t$-th batch,
+    which makes the running statistics the plain average of all batches so far. In evaluation
     $\mu_\mathcal{B}$ and $\sigma^2_\mathcal{B}$ are replaced by $\mu_{\text{run}}$ and
     $\sigma^2_{\text{run}}$.
 
-    Subclasses only say which input layouts they accept, in ``_layouts``.
+    `BatchNorm1d` and `BatchNorm2d` only say which input layouts they accept (``_layouts``).
+
+    Args:
+        num_features: The number of channels $C$.
+        eps: Added to the variance before the square root, for numerical stability.
+        momentum: The rate $m$ of the running averages (the weight of the new batch); ``None``
+            for a cumulative average.
+        affine: Whether to learn $\gamma$ (``weight``) and $\beta$ (``bias``), shape ``(C,)``.
+        track_running_stats: Whether to keep ``running_mean``, ``running_var`` and
+            ``num_batches_tracked``; if ``False``, batch statistics are used in every mode.
+        device: Where to create the parameters and buffers.
+        dtype: The floating-point type of the parameters and running statistics.
+        bias: Whether to learn $\beta$ when ``affine`` is true.
+
+    Raises:
+        TypeError: If ``num_features`` is not an int or ``eps``/``momentum`` not a number.
+        ValueError: If ``num_features < 1``, ``eps < 0`` or ``momentum`` is outside $[0, 1]$.
     """
 
     _layouts: tuple[tuple[str, ...], ...]  # accepted input layouts, "C" is the channel dimension
@@ -70,15 +92,11 @@ class _BatchNorm(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        name = type(self).__name__
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(
-                f"{name} expects num_features to be a positive int, got {num_features!r}"
-            )
-        if eps < 0:
-            raise ValueError(f"{name} expects eps >= 0, got {eps!r}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{name} expects momentum in [0, 1] or None, got {momentum!r}")
+        caller = type(self).__name__
+        checks.integer(caller, "num_features", num_features, 1)
+        checks.number(caller, "eps", eps, 0)
+        if momentum is not None:
+            checks.number(caller, "momentum (a rate, or None)", momentum, 0, 1, closed_high=True)
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -133,6 +151,18 @@ class _BatchNorm(nn.Module):
                 f"{type(self).__name__} expects input of shape {wanted}, got {tuple(x.shape)}"
             )
 
+    def _values_per_channel(self, x: torch.Tensor) -> int:
+        """How many values each channel's batch statistics average; raise if fewer than 2."""
+        n = x.numel() // self.num_features
+        if n < 2:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input of shape "
+                f"{tuple(x.shape)}: batch statistics of a single value are meaningless (its "
+                f"variance is 0, so every output would be beta, and the unbiased variance for "
+                f"the running average divides by n - 1 = 0)"
+            )
+        return n
+
     # --8<-- [start:batch-norm-forward]
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise each channel of ``x`` (shape ``(B, C, *)``) and apply the affine map."""
@@ -142,26 +172,19 @@ class _BatchNorm(nn.Module):
 
         use_batch_stats = self.training or not self.track_running_stats
         if use_batch_stats:
-            n = x.numel() // self.num_features  # values per channel
-            if n < 2:
-                raise ValueError(
-                    f"Expected more than 1 value per channel when training, got input of shape "
-                    f"{tuple(x.shape)}: batch statistics of a single value are meaningless (its "
-                    f"variance is 0, so every output would be beta, and the unbiased variance for "
-                    f"the running average divides by n - 1 = 0)"
-                )
-            mean = x.mean(dim=reduce_dims)  # (C,)
-            var = x.var(dim=reduce_dims, correction=0)  # (C,) biased: divides by n
+            n = self._values_per_channel(x)  # at least 2: one value has no variance
+            mean = x.mean(dim=reduce_dims)  # (C,) μ_B
+            var = x.var(dim=reduce_dims, correction=0)  # (C,) σ²_B, biased: divides by n
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, n)
         else:
             mean, var = self.running_mean, self.running_var  # (C,), (C,)
 
-        x_hat = (x - mean.view(per_channel)) / torch.sqrt(var.view(per_channel) + self.eps)
+        x_hat = (x - mean.view(per_channel)) / torch.sqrt(var.view(per_channel) + self.eps)  # x̂
         if self.weight is not None:
-            x_hat = x_hat * self.weight.view(per_channel)  # gamma, per channel
+            x_hat = x_hat * self.weight.view(per_channel)  # γ x̂, per channel
         if self.bias is not None:
-            x_hat = x_hat + self.bias.view(per_channel)  # beta, per channel
+            x_hat = x_hat + self.bias.view(per_channel)  # + β, per channel
         return x_hat  # same shape as x
 
     # --8<-- [end:batch-norm-forward]
@@ -169,24 +192,15 @@ class _BatchNorm(nn.Module):
     # --8<-- [start:running-stats-update]
     @torch.no_grad()
     def _update_running_stats(self, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
-        r"""Move the running statistics towards this batch's: $r \leftarrow (1 - m)\, r + m\, s$.
-
-        The running variance tracks the *unbiased* batch variance
-        $\frac{n}{n-1}\sigma^2_\mathcal{B}$, since it estimates the population's variance. With
-        ``momentum=None`` the factor is $m = 1/t$ for the $t$-th batch, which makes $r$ the plain
-        average of all batches so far.
-
-        Args:
-            mean: The batch mean per channel, shape ``(C,)``.
-            var: The biased batch variance per channel, shape ``(C,)``.
-            n: How many values each channel's statistics were computed from.
-        """
+        r"""Move the running statistics towards the batch's ``mean`` and ``var`` (over n values)."""
         self.num_batches_tracked += 1
         # momentum=None: cumulative average (m = 1/t); otherwise an exponential moving average
         m = 1.0 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
         unbiased_var = var * n / (n - 1)  # (C,) Bessel's correction
-        self.running_mean.mul_(1 - m).add_(m * mean)  # (C,)
-        self.running_var.mul_(1 - m).add_(m * unbiased_var)  # (C,)
+        self.running_mean.mul_(1 - m).add_(m * mean)  # μ_run ← (1 - m) μ_run + m μ_B
+        self.running_var.mul_(1 - m).add_(
+            m * unbiased_var
+        )  # σ²_run ← (1 - m) σ²_run + m n/(n-1) σ²_B
 
     # --8<-- [end:running-stats-update]
 
@@ -201,55 +215,13 @@ class _BatchNorm(nn.Module):
 
 # --8<-- [start:batch-norm-1d-2d]
 class BatchNorm1d(_BatchNorm):
-    r"""Batch norm of features ``(B, C)`` or sequences ``(B, C, L)``, like ``nn.BatchNorm1d``.
-
-    Each of the $C$ channels is normalised with the mean $\mu_\mathcal{B}$ and biased variance
-    $\sigma^2_\mathcal{B}$ of its values over the batch (and the length $L$), then scaled and
-    shifted: $\hat x = (x - \mu_\mathcal{B})/\sqrt{\sigma^2_\mathcal{B} + \epsilon}$,
-    $y = \gamma_c \hat x + \beta_c$. Training also updates the running statistics at the rate $m$,
-    $\sigma^2_{\text{run}} \leftarrow (1 - m)\, \sigma^2_{\text{run}} + m\, \tfrac{n}{n-1}
-    \sigma^2_\mathcal{B}$ for the variance (unbiased, over the $n$ values) and likewise
-    $\mu_{\text{run}}$ for the mean, which evaluation mode uses in place of the batch's.
-
-    Args:
-        num_features: The number of channels $C$.
-        eps: Added to the variance before the square root, for numerical stability.
-        momentum: The rate $m$ of the running averages (the weight of the new batch); ``None``
-            for a cumulative average.
-        affine: Whether to learn $\gamma$ (``weight``) and $\beta$ (``bias``), shape ``(C,)``.
-        track_running_stats: Whether to keep ``running_mean``, ``running_var`` and
-            ``num_batches_tracked``; if ``False``, batch statistics are used in every mode.
-        device: Where to create the parameters and buffers.
-        dtype: The floating-point type of the parameters and running statistics.
-        bias: Whether to learn $\beta$ when ``affine`` is true.
-    """
+    """Batch norm of features ``(B, C)`` or sequences ``(B, C, L)``, like ``nn.BatchNorm1d``."""
 
     _layouts = (("B", "C"), ("B", "C", "L"))
 
 
 class BatchNorm2d(_BatchNorm):
-    r"""Batch normalisation of images ``(B, C, H, W)``, like ``nn.BatchNorm2d``.
-
-    Each of the $C$ channels is normalised with the mean $\mu_\mathcal{B}$ and biased variance
-    $\sigma^2_\mathcal{B}$ of its $B \cdot H \cdot W$ values, then scaled and shifted:
-    $\hat x = (x - \mu_\mathcal{B})/\sqrt{\sigma^2_\mathcal{B} + \epsilon}$,
-    $y = \gamma_c \hat x + \beta_c$. Training also updates the running statistics at the rate $m$,
-    $\sigma^2_{\text{run}} \leftarrow (1 - m)\, \sigma^2_{\text{run}} + m\, \tfrac{n}{n-1}
-    \sigma^2_\mathcal{B}$ for the variance (unbiased, over the $n$ values) and likewise
-    $\mu_{\text{run}}$ for the mean, which evaluation mode uses in place of the batch's.
-
-    Args:
-        num_features: The number of channels $C$.
-        eps: Added to the variance before the square root, for numerical stability.
-        momentum: The rate $m$ of the running averages (the weight of the new batch); ``None``
-            for a cumulative average.
-        affine: Whether to learn $\gamma$ (``weight``) and $\beta$ (``bias``), shape ``(C,)``.
-        track_running_stats: Whether to keep ``running_mean``, ``running_var`` and
-            ``num_batches_tracked``; if ``False``, batch statistics are used in every mode.
-        device: Where to create the parameters and buffers.
-        dtype: The floating-point type of the parameters and running statistics.
-        bias: Whether to learn $\beta$ when ``affine`` is true.
-    """
+    """Batch norm of images ``(B, C, H, W)``, like ``nn.BatchNorm2d``."""
 
     _layouts = (("B", "C", "H", "W"),)
 
@@ -299,13 +271,12 @@ class LayerNorm(nn.Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
         shape = tuple(shape)
-        if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
+        if not shape or not all(checks.is_integer(d) and d >= 1 for d in shape):
             raise ValueError(
                 f"LayerNorm expects normalized_shape to be a positive int or a non-empty tuple of "
                 f"positive ints, got {normalized_shape!r}"
             )
-        if eps < 0:
-            raise ValueError(f"LayerNorm expects eps >= 0, got {eps!r}")
+        checks.number("LayerNorm", "eps", eps, 0)
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine

@@ -1,59 +1,102 @@
-r"""Optimizers written out: SGD with momentum, RMSprop, Adam and AdamW.
+r"""Optimizers written out: SGD with momentum, RMSprop, Adam, AMSGrad and AdamW.
 
-Each optimizer is a `torch.optim.Optimizer` subclass, so param groups, `add_param_group`,
-`zero_grad`, `state_dict` / `load_state_dict` and `torch.optim.lr_scheduler` all work as with
-PyTorch's own. Only `step` is new: a plain loop over the parameters of each group, one line per
-equation, with the per-parameter state (momentum buffers, moment estimates) in `self.state[p]`
-under the same keys PyTorch uses, so the state dicts of the two are interchangeable.
+Explained on the page [Optimizers](../foundations/optimizers.md).
 
-Notation (the site's, shared by every optimizer): $\theta_t$ the parameters after step $t$,
-$g_t = \nabla_\theta f(\theta_{t-1})$ the gradient, $\eta$ the learning rate, $\rho$ the
-momentum coefficient, $\lambda$ the weight decay (PyTorch's documentation uses other letters for
-the first two). Operations on vectors ($g_t^2$, $\sqrt{v_t}$, division) are elementwise.
+Every optimizer here is an [`Optimizer`][dlref.optim.Optimizer], a `torch.optim.Optimizer` whose
+`step` owns the loop (the closure, the parameter groups, skipping parameters without a gradient,
+creating each parameter's state on its first step), so each optimizer writes only its update
+rule, one line per equation. Param groups, `add_param_group`, `zero_grad`, `state_dict` /
+`load_state_dict` and `torch.optim.lr_scheduler` work as with PyTorch's own, and the state sits
+under the keys PyTorch uses, so the state dicts of the two are interchangeable.
+
+Notation (the site's): $\theta_t$ the parameters after step $t$,
+$g_t = \nabla_\theta f(\theta_{t-1})$ the gradient, $\eta$ the learning rate, $\rho$ the momentum
+coefficient, $\lambda$ the weight decay. Operations on vectors ($g_t^2$, $\sqrt{v_t}$, division)
+are elementwise. The update rules, with every running average starting at 0:
+
+**SGD** with dampening $\tau$ and an optional Nesterov look-ahead; with $\rho = 0$, $d_t = g_t$:
+
+$$
+\begin{aligned}
+g_t &\leftarrow g_t + \lambda \theta_{t-1}, \\
+b_t &\leftarrow \rho b_{t-1} + (1 - \tau) g_t \quad (b_1 = g_1), \\
+d_t &\leftarrow g_t + \rho b_t \ \text{(Nesterov) or } b_t, \\
+\theta_t &\leftarrow \theta_{t-1} - \eta d_t.
+\end{aligned}
+$$
+
+**RMSprop** with smoothing constant $\alpha$; centered, it divides by a running standard deviation
+($\tilde v_t = v_t - \bar g_t^2$), otherwise $\tilde v_t = v_t$:
+
+$$
+\begin{aligned}
+v_t &\leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2, \\
+\bar g_t &\leftarrow \alpha \bar g_{t-1} + (1 - \alpha) g_t, \\
+b_t &\leftarrow \rho b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon), \\
+\theta_t &\leftarrow \theta_{t-1} - \eta b_t.
+\end{aligned}
+$$
+
+**Adam**, bias-corrected; AMSGrad divides by the largest $v$ so far, $\tilde v_t =
+\max(\tilde v_{t-1}, v_t)$, Adam by $\tilde v_t = v_t$:
+
+$$
+\begin{aligned}
+m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t, \\
+v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2, \\
+\theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1 - \beta_1^t}
+  \frac{m_t}{\sqrt{\tilde v_t / (1 - \beta_2^t)} + \epsilon}.
+\end{aligned}
+$$
+
+Adam's weight decay adds $\lambda\theta_{t-1}$ to $g_t$, AdamW's shrinks the weights instead,
+$\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}$, before the update.
 """
+
+from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
-from torch.optim import Optimizer
 from torch.optim.optimizer import ParamsT
 
+from dlref import checks
 
-def _check_hyperparameter(owner: str, name: str, value: float, upper: float = math.inf) -> None:
-    """Raise unless ``value`` is a real number in ``[0, upper)``.
-
-    Args:
-        owner: The optimizer's name, for the message.
-        name: The argument's name, for the message.
-        value: The value to check.
-        upper: The exclusive upper bound (none by default).
-
-    Raises:
-        TypeError: If ``value`` is not an int or a float.
-        ValueError: If ``value`` is outside ``[0, upper)`` (NaN included).
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{owner} expects {name} to be a float, got {type(value).__name__}")
-    if not 0.0 <= value < upper:
-        wanted = ">= 0" if upper == math.inf else f"in [0, {upper:g})"
-        raise ValueError(f"{owner} expects {name} {wanted}, got {value!r}")
+State = dict[str, Any]  # one parameter's state: buffers under PyTorch's keys
+Group = dict[str, Any]  # one parameter group: its "params" and hyperparameters
 
 
-def _evaluate_closure(closure: Callable[[], float] | None) -> float | None:
-    """Re-evaluate the loss with ``closure``, with autograd on (``step`` itself runs without it).
+# --8<-- [start:optimizer-step]
+class Optimizer(torch.optim.Optimizer):
+    """The loop every optimizer shares; a subclass writes its update rule in `update`."""
 
-    Args:
-        closure: A function that zeroes the gradients, computes the loss, calls ``backward`` and
-            returns the loss; or ``None``.
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """Update every parameter that has a gradient, once; return the closure's loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():  # the closure runs forward and backward
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:  # frozen, or not used by the loss
+                    continue
+                state = self.state[p]
+                if not state:  # the parameter's first step
+                    self.init_state(state, p, group)
+                self.update(p, p.grad, state, group)
+        return loss
 
-    Returns:
-        The closure's loss, or ``None`` when there is no closure.
-    """
-    if closure is None:
-        return None
-    with torch.enable_grad():
-        return closure()
+    # --8<-- [end:optimizer-step]
+
+    def init_state(self, state: State, p: torch.Tensor, group: Group) -> None:
+        """Create the state of parameter ``p`` before its first update (nothing by default)."""
+
+    def update(self, p: torch.Tensor, grad: torch.Tensor, state: State, group: Group) -> None:
+        """Update parameter ``p`` in place, given its gradient; a subclass defines the rule."""
+        raise NotImplementedError(f"{type(self).__name__} must define update()")
 
 
 class SGD(Optimizer):
@@ -95,7 +138,7 @@ class SGD(Optimizer):
             ("dampening", dampening),
             ("weight_decay", weight_decay),
         ]:
-            _check_hyperparameter("SGD", name, value)
+            checks.number("SGD", name, value, 0)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 "SGD with nesterov=True needs momentum > 0 and dampening = 0, "
@@ -110,52 +153,22 @@ class SGD(Optimizer):
         }
         super().__init__(params, defaults)
 
-    # --8<-- [start:sgd-step]
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        r"""Update every parameter that has a gradient, once.
+    # --8<-- [start:sgd-update]
+    def update(self, p: torch.Tensor, grad: torch.Tensor, state: State, group: Group) -> None:
+        """One SGD step; the velocity is ``state["momentum_buffer"]``."""
+        rho, tau = group["momentum"], group["dampening"]
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])  # g ← g + λθ
+        if rho != 0:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = grad.clone()  # b_1 = g_1
+            else:
+                state["momentum_buffer"].mul_(rho).add_(grad, alpha=1 - tau)  # b ← ρb + (1 - τ)g
+            b = state["momentum_buffer"]
+            grad = grad.add(b, alpha=rho) if group["nesterov"] else b  # d = g + ρb, or b
+        p.add_(grad, alpha=-group["lr"])  # θ ← θ - η d
 
-        $$
-        \begin{aligned}
-        g_t &\leftarrow \nabla_\theta f(\theta_{t-1}) + \lambda \theta_{t-1} \\
-        b_t &\leftarrow \begin{cases} g_t & t = 1 \\
-            \rho b_{t-1} + (1 - \tau) g_t & t > 1 \end{cases} \\
-        d_t &\leftarrow \begin{cases} g_t + \rho b_t & \text{nesterov} \\
-            b_t & \text{otherwise} \end{cases} \\
-        \theta_t &\leftarrow \theta_{t-1} - \eta d_t
-        \end{aligned}
-        $$
-
-        With $\rho = 0$ there is no buffer and $d_t = g_t$. The buffer $b_t$ is
-        ``self.state[p]["momentum_buffer"]``.
-
-        Args:
-            closure: Optional function that re-evaluates the model and returns the loss.
-
-        Returns:
-            The loss returned by ``closure``, or ``None``.
-        """
-        loss = _evaluate_closure(closure)
-        for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad
-                if group["weight_decay"] != 0:
-                    grad = grad.add(p, alpha=group["weight_decay"])  # g + λθ
-                if momentum != 0:
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = grad.clone()  # b_1 = g_1
-                    else:
-                        state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
-                    buf = state["momentum_buffer"]
-                    grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-                p.add_(grad, alpha=-lr)  # θ ← θ - η d
-        return loss
-
-    # --8<-- [end:sgd-step]
+    # --8<-- [end:sgd-update]
 
 
 class RMSprop(Optimizer):
@@ -197,8 +210,8 @@ class RMSprop(Optimizer):
             ("weight_decay", weight_decay),
             ("momentum", momentum),
         ]:
-            _check_hyperparameter("RMSprop", name, value)
-        _check_hyperparameter("RMSprop", "alpha", alpha, upper=1.0)
+            checks.number("RMSprop", name, value, 0)
+        checks.number("RMSprop", "alpha", alpha, 0, 1)
         defaults = {
             "lr": lr,
             "alpha": alpha,
@@ -209,71 +222,34 @@ class RMSprop(Optimizer):
         }
         super().__init__(params, defaults)
 
-    # --8<-- [start:rmsprop-step]
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        r"""Update every parameter that has a gradient, once.
+    def init_state(self, state: State, p: torch.Tensor, group: Group) -> None:
+        """Every running average starts at 0, under PyTorch's keys."""
+        state["step"] = torch.zeros(())
+        state["square_avg"] = torch.zeros_like(p)  # v
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = torch.zeros_like(p)  # b
+        if group["centered"]:
+            state["grad_avg"] = torch.zeros_like(p)  # ḡ
 
-        $$
-        \begin{aligned}
-        g_t &\leftarrow \nabla_\theta f(\theta_{t-1}) + \lambda \theta_{t-1} \\
-        v_t &\leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2 \\
-        \bar g_t &\leftarrow \alpha \bar g_{t-1} + (1 - \alpha) g_t \\
-        \tilde v_t &\leftarrow \begin{cases} v_t - \bar g_t^2 & \text{centered} \\
-            v_t & \text{otherwise} \end{cases} \\
-        b_t &\leftarrow \rho b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon) \\
-        \theta_t &\leftarrow \theta_{t-1} - \eta b_t
-        \end{aligned}
-        $$
+    # --8<-- [start:rmsprop-update]
+    def update(self, p: torch.Tensor, grad: torch.Tensor, state: State, group: Group) -> None:
+        """One RMSprop step."""
+        alpha = group["alpha"]
+        state["step"] += 1
+        if group["weight_decay"] != 0:
+            grad = grad.add(p, alpha=group["weight_decay"])  # g ← g + λθ
+        v = state["square_avg"].mul_(alpha).addcmul_(grad, grad, value=1 - alpha)  # αv + (1-α)g²
+        if group["centered"]:
+            g_bar = state["grad_avg"].lerp_(grad, 1 - alpha)  # ḡ ← αḡ + (1 - α)g
+            v = v.addcmul(g_bar, g_bar, value=-1)  # ṽ = v - ḡ²
+        denom = v.sqrt().add_(group["eps"])  # √ṽ + ε
+        if group["momentum"] > 0:
+            b = state["momentum_buffer"].mul_(group["momentum"]).addcdiv_(grad, denom)  # ρb + g/…
+            p.add_(b, alpha=-group["lr"])  # θ ← θ - η b
+        else:
+            p.addcdiv_(grad, denom, value=-group["lr"])  # θ ← θ - η g / (√ṽ + ε)
 
-        All running averages start at 0; $\bar g_t$, the running mean of the gradient, is kept
-        only when centered. With $\rho = 0$ the step is
-        $\theta_t = \theta_{t-1} - \eta g_t / (\sqrt{\tilde v_t} + \epsilon)$. State keys (as
-        in PyTorch): ``step``, ``square_avg`` ($v$), ``grad_avg`` ($\bar g$, centered only),
-        ``momentum_buffer`` ($b$, momentum only).
-
-        Args:
-            closure: Optional function that re-evaluates the model and returns the loss.
-
-        Returns:
-            The loss returned by ``closure``, or ``None``.
-        """
-        loss = _evaluate_closure(closure)
-        for group in self.param_groups:
-            lr, alpha, momentum = group["lr"], group["alpha"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:  # first step: every running average starts at 0
-                    state["step"] = torch.zeros(())
-                    state["square_avg"] = torch.zeros_like(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = torch.zeros_like(p)
-                    if group["centered"]:
-                        state["grad_avg"] = torch.zeros_like(p)
-                state["step"] += 1
-                grad = p.grad
-                if group["weight_decay"] != 0:
-                    grad = grad.add(p, alpha=group["weight_decay"])  # g + λθ
-                square_avg = state["square_avg"]
-                square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)  # v
-                if group["centered"]:
-                    grad_avg = state["grad_avg"]
-                    grad_avg.lerp_(grad, 1 - alpha)  # ḡ
-                    denom = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()  # √(v - ḡ²)
-                else:
-                    denom = square_avg.sqrt()  # √v
-                denom.add_(group["eps"])
-                if momentum > 0:
-                    buf = state["momentum_buffer"]
-                    buf.mul_(momentum).addcdiv_(grad, denom)  # b ← ρb + g / (√ṽ + ε)
-                    p.add_(buf, alpha=-lr)
-                else:
-                    p.addcdiv_(grad, denom, value=-lr)  # θ ← θ - η g / (√ṽ + ε)
-        return loss
-
-    # --8<-- [end:rmsprop-step]
+    # --8<-- [end:rmsprop-update]
 
 
 class Adam(Optimizer):
@@ -283,7 +259,7 @@ class Adam(Optimizer):
     like momentum) and $v$ of its square (a scale, like RMSprop). Both start at 0, so early on
     they are biased towards 0; dividing by $1 - \beta^t$ undoes that. ``weight_decay`` here is an
     L2 penalty added to the gradient, which then gets rescaled like the rest of it; see `AdamW`
-    for the decoupled version.
+    for the decoupled version, and `AMSGrad` for PyTorch's ``Adam(amsgrad=True)``.
 
     Args:
         params: The tensors to optimize, or dicts defining param groups.
@@ -291,14 +267,14 @@ class Adam(Optimizer):
         betas: Decay rates $(\beta_1, \beta_2)$ of the two moving averages, each in $[0, 1)$.
         eps: $\epsilon$, added to the denominator for numerical stability.
         weight_decay: Weight decay $\lambda$.
-        amsgrad: Use AMSGrad: normalize by the largest $v$ seen so far, so that the effective
-            step size never grows.
 
     Raises:
         TypeError: If a hyperparameter is not a number.
         ValueError: If ``lr``, ``eps`` or ``weight_decay`` is negative, or ``betas`` is not a
             pair of numbers in $[0, 1)$.
     """
+
+    amsgrad = False  # PyTorch's name for the variant, kept in every param group
 
     def __init__(
         self,
@@ -307,103 +283,80 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0,
-        amsgrad: bool = False,
     ) -> None:
-        owner = type(self).__name__
+        caller = type(self).__name__
         for name, value in [("lr", lr), ("eps", eps), ("weight_decay", weight_decay)]:
-            _check_hyperparameter(owner, name, value)
+            checks.number(caller, name, value, 0)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{owner} expects betas to be a pair (beta1, beta2), got {betas!r}")
+            raise ValueError(f"{caller} expects betas to be a pair (beta1, beta2), got {betas!r}")
         for i, beta in enumerate(betas):
-            _check_hyperparameter(owner, f"betas[{i}]", beta, upper=1.0)
+            checks.number(caller, f"betas[{i}]", beta, 0, 1)
         defaults = {
             "lr": lr,
             "betas": tuple(betas),
             "eps": eps,
             "weight_decay": weight_decay,
-            "amsgrad": amsgrad,
+            "amsgrad": self.amsgrad,
         }
         super().__init__(params, defaults)
 
+    def init_state(self, state: State, p: torch.Tensor, group: Group) -> None:
+        """The step count and both moments start at 0, under PyTorch's keys."""
+        state["step"] = torch.zeros(())  # t
+        state["exp_avg"] = torch.zeros_like(p)  # m
+        state["exp_avg_sq"] = torch.zeros_like(p)  # v
+
     # --8<-- [start:adam-weight-decay]
-    def apply_weight_decay(
-        self, param: torch.Tensor, grad: torch.Tensor, lr: float, weight_decay: float
-    ) -> torch.Tensor:
-        r"""Adam's weight decay: an L2 penalty, added to the gradient, $g_t + \lambda\theta_{t-1}$.
-
-        Args:
-            param: The parameter $\theta_{t-1}$.
-            grad: Its gradient $g_t$.
-            lr: The learning rate $\eta$ (unused here; `AdamW` needs it).
-            weight_decay: $\lambda$.
-
-        Returns:
-            The gradient to feed the moment estimates.
-        """
-        return grad.add(param, alpha=weight_decay)
+    def weight_decay(self, p: torch.Tensor, grad: torch.Tensor, group: Group) -> torch.Tensor:
+        """Adam's weight decay, an L2 penalty: return the gradient the moments will see."""
+        return grad.add(p, alpha=group["weight_decay"])  # g ← g + λθ
 
     # --8<-- [end:adam-weight-decay]
 
-    # --8<-- [start:adam-step]
-    @torch.no_grad()
-    def step(self, closure: Callable[[], float] | None = None) -> float | None:
-        r"""Update every parameter that has a gradient, once.
+    def second_moment(self, state: State) -> torch.Tensor:
+        """The $\\tilde v_t$ that scales the step: Adam's is $v_t$ itself."""
+        return state["exp_avg_sq"]
 
-        $$
-        \begin{aligned}
-        g_t &\leftarrow \nabla_\theta f(\theta_{t-1}) + \lambda \theta_{t-1} \\
-        m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
-        v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
-        \tilde v_t &\leftarrow \begin{cases} \max(\tilde v_{t-1}, v_t) & \text{amsgrad} \\
-            v_t & \text{otherwise} \end{cases} \\
-        \theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{1 - \beta_1^t} \,
-            \frac{m_t}{\sqrt{\tilde v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
-        \end{aligned}
-        $$
+    # --8<-- [start:adam-update]
+    def update(self, p: torch.Tensor, grad: torch.Tensor, state: State, group: Group) -> None:
+        """One Adam step, with bias correction."""
+        (beta1, beta2), lr = group["betas"], group["lr"]
+        state["step"] += 1
+        t = state["step"].item()
+        if group["weight_decay"] != 0:
+            grad = self.weight_decay(p, grad, group)
+        m = state["exp_avg"].lerp_(grad, 1 - beta1)  # m ← β1 m + (1 - β1) g
+        state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v ← β2 v + (1-β2)g²
+        v = self.second_moment(state)  # ṽ
+        denom = (v.sqrt() / math.sqrt(1 - beta2**t)).add_(group["eps"])  # √(ṽ / (1 - β2^t)) + ε
+        p.addcdiv_(m, denom, value=-lr / (1 - beta1**t))  # θ ← θ - η/(1 - β1^t) · m / denom
 
-        $m_0 = v_0 = \tilde v_0 = 0$. In `AdamW` the first line is replaced by the decoupled decay
-        $\theta_{t-1} \leftarrow (1 - \eta\lambda)\,\theta_{t-1}$, and $g_t$ is the plain gradient.
-        State keys (as in PyTorch): ``step`` ($t$, a 0-dim tensor), ``exp_avg`` ($m$),
-        ``exp_avg_sq`` ($v$), ``max_exp_avg_sq`` ($\tilde v$, amsgrad only).
+    # --8<-- [end:adam-update]
 
-        Args:
-            closure: Optional function that re-evaluates the model and returns the loss.
 
-        Returns:
-            The loss returned by ``closure``, or ``None``.
-        """
-        loss = _evaluate_closure(closure)
-        for group in self.param_groups:
-            lr, (beta1, beta2) = group["lr"], group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:  # first step: both moments start at 0
-                    state["step"] = torch.zeros(())
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"].item()
-                grad = p.grad
-                if group["weight_decay"] != 0:
-                    grad = self.apply_weight_decay(p, grad, lr, group["weight_decay"])
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.lerp_(grad, 1 - beta1)  # m ← β1 m + (1 - β1) g
-                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # v ← β2 v + (1 - β2) g²
-                v_hat = v
-                if group["amsgrad"]:
-                    v_hat = state["max_exp_avg_sq"]
-                    torch.maximum(v_hat, v, out=v_hat)  # ṽ ← max(ṽ, v)
-                bias_correction1 = 1 - beta1**t
-                bias_correction2 = 1 - beta2**t
-                denom = (v_hat.sqrt() / math.sqrt(bias_correction2)).add_(group["eps"])
-                p.addcdiv_(m, denom, value=-lr / bias_correction1)
-        return loss
+class AMSGrad(Adam):
+    r"""AMSGrad (Reddi et al., 2018): Adam divided by the largest $v$ seen so far.
 
-    # --8<-- [end:adam-step]
+    Taking $\tilde v_t = \max(\tilde v_{t-1}, v_t)$ means a coordinate's effective step size
+    never grows again after a large gradient, which fixes Adam's non-convergence on some convex
+    problems. The same as PyTorch's ``Adam(amsgrad=True)``: the state adds ``max_exp_avg_sq``.
+    Arguments as for `Adam`.
+    """
+
+    amsgrad = True
+
+    def init_state(self, state: State, p: torch.Tensor, group: Group) -> None:
+        """Adam's state, plus the running maximum $\\tilde v$."""
+        super().init_state(state, p, group)
+        state["max_exp_avg_sq"] = torch.zeros_like(p)  # ṽ
+
+    # --8<-- [start:amsgrad-second-moment]
+    def second_moment(self, state: State) -> torch.Tensor:
+        """The largest second moment so far, $\\tilde v_t = \\max(\\tilde v_{t-1}, v_t)$."""
+        v_max = state["max_exp_avg_sq"]
+        return torch.maximum(v_max, state["exp_avg_sq"], out=v_max)  # ṽ ← max(ṽ, v)
+
+    # --8<-- [end:amsgrad-second-moment]
 
 
 class AdamW(Adam):
@@ -412,7 +365,7 @@ class AdamW(Adam):
     In `Adam`, weight decay is added to the gradient and then divided by $\sqrt{\hat v}$, so
     coordinates with large gradients are barely decayed. AdamW shrinks the weights directly,
     $\theta \leftarrow (1 - \eta\lambda)\,\theta$, before the Adam update, so every weight
-    decays at the same rate. That is the only difference: `step` is `Adam`'s.
+    decays at the same rate. That is the only difference: `update` is `Adam`'s.
 
     Args:
         params: The tensors to optimize, or dicts defining param groups.
@@ -420,7 +373,6 @@ class AdamW(Adam):
         betas: Decay rates $(\beta_1, \beta_2)$ of the two moving averages, each in $[0, 1)$.
         eps: $\epsilon$, added to the denominator for numerical stability.
         weight_decay: Decoupled weight decay $\lambda$.
-        amsgrad: Use AMSGrad (see `Adam`).
 
     Raises:
         TypeError: If a hyperparameter is not a number.
@@ -435,26 +387,13 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
-        amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+        super().__init__(params, lr, betas, eps, weight_decay)
 
     # --8<-- [start:adamw-weight-decay]
-    def apply_weight_decay(
-        self, param: torch.Tensor, grad: torch.Tensor, lr: float, weight_decay: float
-    ) -> torch.Tensor:
-        r"""AdamW's weight decay: shrink the weights, $\theta \leftarrow (1 - \eta\lambda)\theta$.
-
-        Args:
-            param: The parameter $\theta_{t-1}$, decayed in place.
-            grad: Its gradient $g_t$.
-            lr: The learning rate $\eta$.
-            weight_decay: $\lambda$.
-
-        Returns:
-            The gradient, unchanged: the decay stays out of the moment estimates.
-        """
-        param.mul_(1 - lr * weight_decay)
+    def weight_decay(self, p: torch.Tensor, grad: torch.Tensor, group: Group) -> torch.Tensor:
+        """AdamW's weight decay: shrink the weights; the moments see the plain gradient."""
+        p.mul_(1 - group["lr"] * group["weight_decay"])  # θ ← (1 - ηλ)θ
         return grad
 
     # --8<-- [end:adamw-weight-decay]

@@ -1,4 +1,7 @@
-"""Figures the pages draw: computational graphs, decision boundaries and training curves."""
+"""Figures the pages draw: computational graphs, decision boundaries and training curves.
+
+Explained on the page [Backpropagation](../foundations/backpropagation.md).
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,14 @@
-"""Make runs repeatable."""
+"""Make runs repeatable.
+
+Explained on the page [A feedforward network in PyTorch](../projects/feedforward-network.md).
+"""
 
 import random
 
 import numpy as np
 import torch
+
+from dlref import checks
 
 
 # --8<-- [start:set-seed]
@@ -18,10 +23,10 @@ def set_seed(seed: int) -> None:
         seed: A non-negative integer below 2**32.
 
     Raises:
-        ValueError: If ``seed`` is not an integer in ``[0, 2**32)``.
+        TypeError: If ``seed`` is not an integer.
+        ValueError: If ``seed`` is outside ``[0, 2**32)``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ValueError(f"set_seed expects an integer in [0, 2**32), got {seed!r}")
+    checks.integer("set_seed", "seed", seed, 0, 2**32)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - the global generator is what copied code uses
     torch.manual_seed(seed)  # seeds every CUDA device too

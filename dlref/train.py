@@ -1,4 +1,7 @@
-"""A small, explicit training loop for classifiers: ``fit``, ``evaluate`` and their ``History``."""
+"""A small, explicit training loop for classifiers: ``fit``, ``evaluate`` and their ``History``.
+
+Explained on the page [A feedforward network in PyTorch](../projects/feedforward-network.md).
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.datasets import make_moons
 
-from dlref.backprop import ManualMLP, softmax_cross_entropy
+from dlref.backprop import ManualMLP
+from dlref.losses import softmax_cross_entropy
 from dlref.plot import plot_curves, plot_decision_boundary
 
 STEPS, LR = 600, 0.2

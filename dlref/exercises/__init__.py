@@ -1,5 +1,8 @@
 """Checks for the exercises at the end of each page.
 
+Used in the Exercises section of every topic page, from the first,
+[Neurons and activation functions](../foundations/neurons-and-activations.md#exercises).
+
 Write your answer, then call its check: ``check_gelu_grad(my_gelu_grad)``. A right answer prints a
 line that starts with ``Correct``; a wrong one raises :class:`ExerciseFailed` with a hint that says
 what differs (value, gradient, shape) and where. One module per page's exercises; every check is

@@ -1,5 +1,8 @@
 """Checks for the exercises of the activations page.
 
+Explained on the page
+[Neurons and activation functions](../foundations/neurons-and-activations.md#exercises).
+
 Each check compares the reader's code with PyTorch's own (``torch.autograd`` through
 ``torch.nn.functional``, ``torch.softmax``) on fixed inputs that include the edge cases: zeros,
 large $|x|$, logits in the thousands.

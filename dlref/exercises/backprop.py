@@ -1,5 +1,7 @@
 """Checks for the exercises of the backprop page.
 
+Explained on the page [Backpropagation](../foundations/backpropagation.md#exercises).
+
 Each check builds its reference with ``torch.autograd`` in float64, inside the check, and compares
 the reader's answer with it: values first, then gradients, on ordinary inputs and on edge cases.
 """

@@ -3,7 +3,8 @@
 A check either prints one line that starts with ``Correct`` or raises :class:`ExerciseFailed`,
 whose message is a hint: which input, which quantity (value, gradient, shape, dtype), what the
 answer gave and what was expected. Checks never print the reference answer in full: the hint
-points at the first difference, not at the solution.
+points at the first difference, not at the solution. How to write a check with these pieces is
+in ``CONTRIBUTING.md`` (Exercises).
 """
 
 from __future__ import annotations

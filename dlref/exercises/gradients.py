@@ -1,5 +1,8 @@
 """Checks for the exercises of the vanishing and exploding gradients page.
 
+Explained on the page
+[Vanishing and exploding gradients](../foundations/vanishing-exploding-gradients.md#exercises).
+
 Each check computes its reference with PyTorch inside the check (``torch.nn.init`` for the
 initialisers' standard deviations, ``torch.nn.utils.clip_grad_norm_`` for clipping, forward hooks
 for the layers' output statistics) and compares the reader's answer with it.

@@ -1,5 +1,7 @@
 """Checks for the exercises of the batch normalization page.
 
+Explained on the page [Batch normalization](../foundations/batch-normalization.md#exercises).
+
 Each check computes its reference with PyTorch inside the check (``torch.nn.functional.batch_norm``
 and autograd for the forward pass and its gradients, ``torch.nn.BatchNorm1d`` for the running
 statistics and for evaluation mode) and compares the reader's answer with it.

@@ -1,5 +1,7 @@
 r"""Checks for the exercises of the optimizers page.
 
+Explained on the page [Optimizers](../foundations/optimizers.md#exercises).
+
 Each check runs the reader's code on fixed, seeded inputs and compares it with a reference computed
 inside the check: PyTorch's own ``torch.optim.Adagrad`` taking the same steps from the same start,
 the largest stable learning rate $2/h_{\max}$ of gradient descent on a least-squares loss, and

@@ -1,5 +1,8 @@
 """Checks for the exercises of the hands-on feedforward-network page.
 
+Explained on the page
+[A feedforward network in PyTorch](../projects/feedforward-network.md#exercises).
+
 Each check runs the reader's code on fixed, seeded inputs and compares it with a reference
 computed inside the check: the fraction of rows whose arg-max is the target, one epoch of the
 standard PyTorch loop run on an identical copy of the model, training-set statistics, and the

@@ -1,7 +1,6 @@
 """The multilayer perceptron: stacked affine maps with a nonlinearity in between.
 
-Explained on the page [A feedforward network in PyTorch](../../projects/feedforward-network.md)
-(`docs/projects/feedforward-network.md`).
+Explained on the page [A feedforward network in PyTorch](../../projects/feedforward-network.md).
 """
 
 from __future__ import annotations

@@ -62,11 +62,19 @@ def assert_same_state(
     """Two modules' parameters and buffers, or two optimizers' per-parameter state, agree.
 
     An optimizer's ``param_groups`` are left out: PyTorch's carry extra switches
-    (``foreach``, ``fused``, ...) that ours do not have.
+    (``foreach``, ``fused``, ...) that ours do not have. An empty state counts as none (plain SGD
+    keeps no state; ours leaves an empty entry where PyTorch's leaves none).
     """
     tol = TOL if tol is None else tol
     if isinstance(ours, torch.optim.Optimizer):
-        ours_state, theirs_state = ours.state_dict()["state"], theirs.state_dict()["state"]
+        ours_state, theirs_state = (
+            {
+                index: entries
+                for index, entries in optimizer.state_dict()["state"].items()
+                if entries
+            }
+            for optimizer in (ours, theirs)
+        )
     else:
         ours_state, theirs_state = {"": ours.state_dict()}, {"": theirs.state_dict()}
     assert ours_state.keys() == theirs_state.keys()

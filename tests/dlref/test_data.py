@@ -91,7 +91,11 @@ def test_sizes_as_counts():
         ({"val_size": 5}, ValueError, r"val_size=5 gives 5 samples; .* between 10"),
         ({"test_size": 1797}, ValueError, r"between 10 \(one per class\) and 1796"),
         ({"val_size": 0.6, "test_size": 0.4}, ValueError, r"leaving 0 for training"),
-        ({"val_size": "10%"}, TypeError, r"val_size must be a float or an int, got '10%'"),
+        (
+            {"val_size": "10%"},
+            TypeError,
+            r"val_size to be a number, got str '10%'",
+        ),
         ({"dtype": torch.long}, TypeError, r"floating-point dtype, got torch.int64"),
     ],
 )
@@ -144,17 +148,21 @@ def test_spirals_are_balanced_arms():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: make_moons(1), r"make_moons expects an integer n >= 2 \(samples\), got 1"),
-        (lambda: make_xor(0), r"make_xor expects an integer n >= 1"),
-        (lambda: make_xor(10.0), r"make_xor expects an integer n >= 1 \(samples\), got 10.0"),
-        (lambda: make_circles(10, noise=-0.1), r"noise standard deviation >= 0, got -0.1"),
-        (lambda: make_moons(10, seed=-1), r"integer seed in \[0, 2\*\*32\), got -1"),
+        (lambda: make_moons(1), r"make_moons expects n \(samples\) >= 2, got 1"),
+        (lambda: make_xor(0), r"make_xor expects n \(samples\) >= 1, got 0"),
+        (lambda: make_circles(10, noise=-0.1), r"noise \(a standard deviation\) >= 0, got -0.1"),
+        (lambda: make_moons(10, seed=-1), r"seed in \[0, 2\*\*32\), got -1"),
         (lambda: make_circles(10, factor=1.0), r"factor in \(0, 1\), got 1.0"),
         (lambda: make_spirals(10, num_classes=1), r"num_classes >= 2, got 1"),
-        (lambda: make_spirals(2, num_classes=3), r"make_spirals expects an integer n >= 3"),
+        (lambda: make_spirals(2, num_classes=3), r"make_spirals expects n \(samples\) >= 3"),
         (lambda: make_spirals(10, turns=0), r"turns > 0, got 0"),
     ],
 )
 def test_toy_sets_reject_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_toy_sets_reject_a_number_of_samples_that_is_not_an_int():
+    with pytest.raises(TypeError, match=r"make_xor expects n \(samples\) to be an int, got float"):
+        make_xor(10.0)

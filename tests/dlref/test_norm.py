@@ -191,8 +191,11 @@ def test_batch_norm_rejects_one_value_per_channel(module, shape):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"num_features": 0}, "expects num_features to be a positive int, got 0"),
-        ({"num_features": 3, "momentum": 1.5}, r"expects momentum in \[0, 1\] or None, got 1.5"),
+        ({"num_features": 0}, "expects num_features >= 1, got 0"),
+        (
+            {"num_features": 3, "momentum": 1.5},
+            r"expects momentum \(a rate, or None\) in \[0, 1\], got 1.5",
+        ),
         ({"num_features": 3, "eps": -1.0}, "expects eps >= 0, got -1.0"),
     ],
 )

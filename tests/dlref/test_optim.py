@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.optim import lr_scheduler
 
-from dlref.optim import SGD, Adam, AdamW, RMSprop
+from dlref.optim import SGD, Adam, AdamW, AMSGrad, Optimizer, RMSprop
 from tests.dlref.compare import F64, assert_same_state
 
 STEPS = 300
@@ -46,9 +46,17 @@ def two_groups(params: list[torch.Tensor], lr: float) -> list[dict]:
     return [{"params": params[:2]}, {"params": params[2:], "lr": 0.5 * lr}]
 
 
-def torch_twin(ours_cls: type) -> type:
-    """torch.optim's class of the same name."""
-    return getattr(torch.optim, ours_cls.__name__)
+class AMSGradW(AMSGrad, AdamW):
+    """AMSGrad's second moment with AdamW's decay: the two overrides compose."""
+
+
+def torch_twin(ours_cls: type, **kwargs):
+    """torch.optim's optimizer that ours reproduces, as a constructor."""
+    name, switches = {AMSGrad: ("Adam", True), AMSGradW: ("AdamW", True)}.get(
+        ours_cls, (ours_cls.__name__, False)
+    )
+    extra = {"amsgrad": True} if switches else {}
+    return lambda params, **more: getattr(torch.optim, name)(params, **extra, **kwargs, **more)
 
 
 def make_pair(cls: type, kwargs: dict, seed: int = 0):
@@ -56,7 +64,7 @@ def make_pair(cls: type, kwargs: dict, seed: int = 0):
     ours_params, theirs_params = fresh_params(seed), fresh_params(seed)
     lr = kwargs.get("lr", 1e-3)
     ours = cls(two_groups(ours_params, lr), **kwargs)
-    theirs = torch_twin(cls)(two_groups(theirs_params, lr), **kwargs, foreach=False)
+    theirs = torch_twin(cls, foreach=False)(two_groups(theirs_params, lr), **kwargs)
     return (ours, ours_params), (theirs, theirs_params)
 
 
@@ -109,21 +117,21 @@ RMSPROP_CASES = [
 ]
 ADAM_CASES = [
     {},
-    {"amsgrad": True},
     {"betas": (0.8, 0.99), "weight_decay": 1e-2},
-    {"betas": (0.5, 0.9), "eps": 1e-6, "amsgrad": True, "weight_decay": 1e-1},
+    {"betas": (0.5, 0.9), "eps": 1e-6, "weight_decay": 1e-1},
 ]
 ADAMW_CASES = [
     {},
-    {"amsgrad": True},
     {"betas": (0.8, 0.99), "weight_decay": 0.0},
-    {"betas": (0.5, 0.9), "eps": 1e-6, "amsgrad": True, "weight_decay": 1e-1},
+    {"betas": (0.5, 0.9), "eps": 1e-6, "weight_decay": 1e-1},
 ]
 GRID = (
     [(SGD, lr, case) for lr in (0.1, 0.02) for case in SGD_CASES]
     + [(RMSprop, lr, case) for lr in (1e-2, 1e-3) for case in RMSPROP_CASES]
     + [(Adam, lr, case) for lr in (1e-2, 3e-3) for case in ADAM_CASES]
     + [(AdamW, lr, case) for lr in (1e-2, 3e-3) for case in ADAMW_CASES]
+    + [(AMSGrad, lr, case) for lr in (1e-2, 3e-3) for case in ADAM_CASES]
+    + [(AMSGradW, lr, case) for lr in (1e-2, 3e-3) for case in ADAMW_CASES]
 )
 
 
@@ -138,7 +146,7 @@ def test_trajectory_matches_torch(cls, lr, options):
     assert_same_state(ours, theirs, TOL)
 
 
-@pytest.mark.parametrize("cls", [SGD, RMSprop, Adam, AdamW])
+@pytest.mark.parametrize("cls", [SGD, RMSprop, Adam, AdamW, AMSGrad, AMSGradW])
 def test_defaults_match_torch(cls):
     ours = cls(fresh_params())
     theirs = torch_twin(cls)(fresh_params())
@@ -148,8 +156,9 @@ def test_defaults_match_torch(cls):
 STATEFUL = [
     (SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-2}),
     (RMSprop, {"lr": 3e-3, "momentum": 0.5, "centered": True, "weight_decay": 1e-2}),
-    (Adam, {"lr": 1e-2, "amsgrad": True, "weight_decay": 1e-2}),
-    (AdamW, {"lr": 1e-2, "amsgrad": True, "weight_decay": 1e-1}),
+    (Adam, {"lr": 1e-2, "weight_decay": 1e-2}),
+    (AMSGrad, {"lr": 1e-2, "weight_decay": 1e-2}),
+    (AMSGradW, {"lr": 1e-2, "weight_decay": 1e-1}),
 ]
 
 
@@ -276,7 +285,7 @@ def test_adamw_reuses_adams_step():
 
 ERRORS = [
     (lambda p: SGD(p, lr=-0.1), ValueError, "SGD expects lr >= 0, got -0.1"),
-    (lambda p: SGD(p, lr="0.1"), TypeError, "SGD expects lr to be a float, got str"),
+    (lambda p: SGD(p, lr="0.1"), TypeError, "SGD expects lr to be a number, got str"),
     (lambda p: SGD(p, momentum=-0.9), ValueError, "SGD expects momentum >= 0, got -0.9"),
     (lambda p: SGD(p, dampening=-1), ValueError, "SGD expects dampening >= 0, got -1"),
     (lambda p: SGD(p, weight_decay=-1e-4), ValueError, "SGD expects weight_decay >= 0"),
@@ -297,7 +306,7 @@ ERRORS = [
     (lambda p: Adam(p, betas=(1.0, 0.999)), ValueError, "Adam expects betas[0] in [0, 1), got 1.0"),
     (lambda p: Adam(p, betas=(0.9, -0.1)), ValueError, "Adam expects betas[1] in [0, 1), got -0.1"),
     (lambda p: Adam(p, betas=(0.9,)), ValueError, "Adam expects betas to be a pair"),
-    (lambda p: Adam(p, betas=(0.9, None)), TypeError, "betas[1] to be a float, got NoneType"),
+    (lambda p: Adam(p, betas=(0.9, None)), TypeError, "betas[1] to be a number, got NoneType None"),
     (lambda p: AdamW(p, weight_decay=-0.01), ValueError, "AdamW expects weight_decay >= 0"),
     (lambda p: AdamW(p, betas=(0.9, 1.5)), ValueError, "AdamW expects betas[1] in [0, 1)"),
     (lambda p: Adam([]), ValueError, "empty parameter list"),
@@ -350,3 +359,14 @@ def test_adam_reaches_the_rosenbrock_minimum():
         make_scheduler=lambda opt: lr_scheduler.CosineAnnealingLR(opt, T_max=3000),
     )
     assert (end - torch.tensor([1.0, 1.0], dtype=F64)).norm() < 1e-3
+
+
+def test_an_optimizer_without_an_update_rule_says_so():
+    class Incomplete(Optimizer):
+        pass
+
+    x = torch.zeros(2, requires_grad=True)
+    optimizer = Incomplete([x], {"lr": 0.1})
+    (x**2).sum().backward()
+    with pytest.raises(NotImplementedError, match="Incomplete must define update"):
+        optimizer.step()
