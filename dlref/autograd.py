@@ -93,7 +93,6 @@ class Value:
         out._backward = _backward
         return out
 
-    # --8<-- [start:value-backward]
     def backward(self) -> None:
         r"""Set ``v.grad`` to $\partial\,\text{self}/\partial v$ for every Value ``v`` in the graph.
 
@@ -127,10 +126,8 @@ class Value:
         for node in reversed(order):
             node._backward()
 
-    # --8<-- [end:value-backward]
     # --8<-- [end:value-core]
 
-    # --8<-- [start:value-arithmetic]
     def __neg__(self) -> Value:
         r"""$y = -a$; local derivative $\partial y/\partial a = -1$."""
         out = Value(-self.data, (self,), "neg")
@@ -233,9 +230,6 @@ class Value:
         """``number / Value``."""
         return Value(other) / self
 
-    # --8<-- [end:value-arithmetic]
-
-    # --8<-- [start:value-exp-log]
     def exp(self) -> Value:
         r"""$y = e^a$; local derivative $\partial y/\partial a = e^a = y$."""
         out = Value(math.exp(self.data), (self,), "exp")
@@ -262,8 +256,6 @@ class Value:
         out._backward = _backward
         return out
 
-    # --8<-- [end:value-exp-log]
-
     # --8<-- [start:value-tanh]
     def tanh(self) -> Value:
         r"""$y = \tanh a$; local derivative $\partial y/\partial a = 1 - \tanh^2 a = 1 - y^2$."""
@@ -277,7 +269,6 @@ class Value:
 
     # --8<-- [end:value-tanh]
 
-    # --8<-- [start:value-sigmoid]
     def sigmoid(self) -> Value:
         r"""$y = \sigma(a) = 1/(1 + e^{-a})$; local derivative $\partial y/\partial a = y(1 - y)$.
 
@@ -296,9 +287,6 @@ class Value:
         out._backward = _backward
         return out
 
-    # --8<-- [end:value-sigmoid]
-
-    # --8<-- [start:value-relu]
     def relu(self) -> Value:
         r"""$y = \max(0, a)$; local derivative $\partial y/\partial a = [a > 0]$ (0 at $a = 0$)."""
         out = Value(max(0.0, self.data), (self,), "relu")
@@ -308,5 +296,3 @@ class Value:
 
         out._backward = _backward
         return out
-
-    # --8<-- [end:value-relu]

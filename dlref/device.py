@@ -6,7 +6,6 @@ Explained on the page [A feedforward network in PyTorch](../projects/feedforward
 import torch
 
 
-# --8<-- [start:get-device]
 def get_device() -> torch.device:
     """Return the best available device: CUDA, then Apple's MPS, then the CPU.
 
@@ -21,6 +20,3 @@ def get_device() -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-# --8<-- [end:get-device]

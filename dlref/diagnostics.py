@@ -5,6 +5,16 @@ These are the measurements behind vanishing and exploding gradients: if the grad
 late ones; if a ReLU layer outputs mostly exact zeros, or a tanh/sigmoid layer mostly saturated
 values, its units pass back little or no gradient.
 
+The gradient norm of a parameter $W$ with gradient $G = \\partial L / \\partial W$ is
+$\\lVert G \rVert_2 = \\sqrt{\\sum_{ij} G_{ij}^2}$; plotted against depth, the norms show whether
+gradients vanish (shrink towards the input) or explode (grow towards it). `gradient_norms` reads
+them from ``.grad`` after one ``backward()``. `GradientNormRecorder` records them at every
+backward pass with a hook on each parameter, which sees the gradient that one ``backward()``
+computes before it is added to ``.grad``, so its record is right whether or not ``.grad`` is
+zeroed between steps. Both track only the parameters with two or more dimensions (the weight
+matrices of ``Linear`` layers, the kernels of convolutions) unless ``weights_only=False`` adds
+the biases and normalisation parameters.
+
 Explained on the page
 [Vanishing and exploding gradients](../foundations/vanishing-exploding-gradients.md).
 """
@@ -38,34 +48,17 @@ SATURATION_MARGIN = 0.01
 
 # --8<-- [start:gradient-norms]
 def _tracked_parameters(model: nn.Module, weights_only: bool) -> Iterator[tuple[str, nn.Parameter]]:
-    """Yield ``(name, parameter)`` in registration order, skipping frozen ones.
-
-    With ``weights_only``, only parameters with two or more dimensions are kept: the weight
-    matrices of ``Linear`` layers and the kernels of convolutions, not biases or norm scales.
-    """
+    """Yield ``(name, parameter)`` of the trainable parameters, in registration order."""
     for name, param in model.named_parameters():
-        if param.requires_grad and (param.dim() >= 2 or not weights_only):
+        if param.requires_grad and (param.dim() >= 2 or not weights_only):  # ≥ 2: W, kernels
             yield name, param
 
 
 def gradient_norms(model: nn.Module, *, weights_only: bool = True) -> dict[str, float]:
-    r"""L2 norm of each parameter's gradient, in layer order, after ``loss.backward()``.
+    r"""$\lVert \partial L / \partial W \rVert_2$ of each parameter after ``loss.backward()``.
 
-    For a parameter $W$ with gradient $G = \partial L / \partial W$ this is
-    $\lVert G \rVert_2 = \sqrt{\sum_{ij} G_{ij}^2}$. Plotted against depth, the norms show whether
-    gradients vanish (shrink towards the input) or explode (grow towards it).
-
-    Args:
-        model: A model whose gradients have been computed.
-        weights_only: If True, only parameters with two or more dimensions (``Linear`` weights,
-            convolution kernels); if False, biases and normalisation parameters too.
-
-    Returns:
-        ``{parameter name: gradient norm}`` in the order the parameters were registered, e.g.
-        ``{"0.weight": 0.31, "3.weight": 0.12}``. Parameters without a gradient are left out.
-
-    Raises:
-        ValueError: If no tracked parameter has a gradient (``backward`` was not called).
+    Returns ``{name: norm}`` in layer order, e.g. ``{"0.weight": 0.31, "3.weight": 0.12}``; raises
+    ``ValueError`` if no tracked parameter has a gradient (``backward`` was not called).
     """
     norms = {
         name: param.grad.detach().norm().item()
@@ -82,7 +75,6 @@ def gradient_norms(model: nn.Module, *, weights_only: bool = True) -> dict[str, 
 # --8<-- [end:gradient-norms]
 
 
-# --8<-- [start:activation-summary]
 @dataclass(frozen=True)
 class ActivationSummary:
     """Statistics of one layer's output over one forward pass (all samples and units).
@@ -99,9 +91,6 @@ class ActivationSummary:
     std: float
     zero_fraction: float
     saturated_fraction: float | None
-
-
-# --8<-- [end:activation-summary]
 
 
 _HooksT = TypeVar("_HooksT", bound="_Hooks")
@@ -128,7 +117,6 @@ class _Hooks:
         self.remove()
 
 
-# --8<-- [start:activation-stats]
 def summarize_activation(module: nn.Module, output: torch.Tensor) -> ActivationSummary:
     """Compute the ``ActivationSummary`` of one layer's output.
 
@@ -222,24 +210,11 @@ class ActivationStats(_Hooks):
         return "\n".join(rows)
 
 
-# --8<-- [end:activation-stats]
-
-
 # --8<-- [start:gradient-norm-recorder]
 class GradientNormRecorder(_Hooks):
-    r"""Record each parameter's gradient norm at every backward pass, with tensor hooks.
+    r"""Record $\lVert \partial L_t / \partial W \rVert_2$ of each parameter at every backward pass.
 
-    A hook on each tracked parameter sees the gradient that one ``backward()`` call computes for
-    it (before it is added to ``.grad``), so ``norms[name][t]`` is $\lVert \partial L_t /
-    \partial W \rVert_2$ at step $t$, whether or not ``.grad`` is zeroed between steps. Hooks
-    are registered on creation and removed by ``remove()`` or on leaving a ``with`` block.
-
-    Args:
-        model: The model to watch.
-        weights_only: As in ``gradient_norms``: only parameters with two or more dimensions.
-
-    Raises:
-        ValueError: If ``model`` has no trainable parameter to track.
+    ``norms[name][t]`` is the norm at step $t$. Use it in a ``with`` block, or call ``remove()``.
     """
 
     def __init__(self, model: nn.Module, *, weights_only: bool = True) -> None:

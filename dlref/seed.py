@@ -11,7 +11,6 @@ import torch
 from dlref import checks
 
 
-# --8<-- [start:set-seed]
 def set_seed(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's random generators (all devices) with ``seed``.
 
@@ -30,6 +29,3 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - the global generator is what copied code uses
     torch.manual_seed(seed)  # seeds every CUDA device too
-
-
-# --8<-- [end:set-seed]

@@ -214,3 +214,14 @@ def test_softmax_rejects_bad_dim(fn):
         fn(x, dim=1.0)
     with pytest.raises(TypeError, match=r"expects dim to be an int, got NoneType"):
         fn(x, dim=None)
+
+
+@pytest.mark.parametrize("name", sorted(A.ACTIVATIONS))
+def test_the_activation_table_pairs_each_function_with_its_derivative_and_module(name):
+    spec = A.ACTIVATIONS[name]
+    x = 3 * torch.randn(64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y, dx, _ = forward_and_grads(spec.function, x, torch.ones_like(x))
+    y_torch, dx_torch, _ = forward_and_grads(spec.module(), x, torch.ones_like(x))
+    torch.testing.assert_close(y, y_torch)
+    torch.testing.assert_close(dx, dx_torch)
+    torch.testing.assert_close(spec.derivative(x), dx_torch)
