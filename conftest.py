@@ -1,4 +1,4 @@
-"""Every page under docs/ is a test of its code: see tests/page_harness.py."""
+"""Every page under docs/ is a test of its code: see tests/site/page_harness.py."""
 
 from _pytest.doctest import DoctestItem
 

@@ -3,7 +3,7 @@
 A reader installs ``dlref`` with the one command a page shows (the wheel the site serves), copies
 a page's code with "Copy all the code" and runs it in an empty folder, or downloads a notebook and
 runs it top to bottom from its install cell. Each of these is done here for real, in a clean
-environment that has neither ``dlref`` nor this repository on its path (``tests/clean_env.py``).
+environment that has neither ``dlref`` nor this repository on its path (``tests/site/clean_env.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.site.browser import serve
 from tests.site.clean_env import clean_environment, environment_variables
 from tests.site.page_harness import page_files
 from tests.site.site_build import html_page_for
-from tests.test_notebook import NOTEBOOK_PAGES
+from tests.site.test_notebook import NOTEBOOK_PAGES
 
 pytestmark = pytest.mark.site
 
