@@ -74,6 +74,12 @@ def number(
         raise ValueError(f"{caller} expects {name} {wanted}, got {value!r}")
 
 
+def non_negative(caller: str, **values: object) -> None:
+    """Raise unless every value is a number ``>= 0``; each is named by its keyword."""
+    for name, value in values.items():
+        number(caller, name, value, 0)
+
+
 def integer(
     caller: str, name: str, value: object, low: int | None = None, high: int | None = None
 ) -> None:

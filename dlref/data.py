@@ -178,19 +178,8 @@ def make_circles(
     """A small circle inside a large one (scikit-learn's ``make_circles``), as tensors.
 
     The classes are separated by radius, so a model needs a nonlinearity such as
-    $x_1^2 + x_2^2$ to tell them apart.
-
-    Args:
-        n: Number of points, split as evenly as possible between the 2 classes.
-        noise: Standard deviation of the Gaussian noise added to each coordinate.
-        seed: Seed of the generator; the same seed gives the same points.
-        factor: Radius of the inner circle (class 1) relative to the outer one, in $(0, 1)$.
-
-    Returns:
-        ``(X, y)``: points of shape ``(n, 2)`` (float32) and labels of shape ``(n,)`` (long).
-
-    Raises:
-        ValueError: For ``n < 2``, ``noise < 0``, a bad ``seed`` or ``factor`` outside $(0, 1)$.
+    $x_1^2 + x_2^2$ to tell them apart. Arguments, result and errors as for `make_moons`, plus
+    ``factor``, the radius of the inner circle (class 1) relative to the outer one, in $(0, 1)$.
     """
     _check_toy_args("make_circles", n, noise, seed, min_n=2)
     checks.number("make_circles", "factor", factor, 0, 1, closed_low=False)
@@ -205,17 +194,8 @@ def make_xor(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[torch.Ten
     separates the classes, the classic example of what a perceptron cannot learn. The noise is
     added after labelling, so points near the axes may land in the other class's quadrant.
 
-    Args:
-        n: Number of points (classes are only roughly balanced).
-        noise: Standard deviation of the Gaussian noise added to each coordinate.
-        seed: Seed of the generator; the same seed gives the same points.
-
-    Returns:
-        ``(X, y)``: points of shape ``(n, 2)`` (float32) and labels in ``{0, 1}`` of shape
-        ``(n,)`` (long).
-
-    Raises:
-        ValueError: If ``n < 1``, ``noise < 0`` or ``seed`` is not an integer in ``[0, 2**32)``.
+    Arguments, result and errors as for `make_moons`, except that ``n`` may be 1 and the classes
+    are only roughly balanced.
     """
     _check_toy_args("make_xor", n, noise, seed, min_n=1)
     generator = torch.Generator().manual_seed(seed)

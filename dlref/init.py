@@ -141,6 +141,20 @@ def fan_in_and_fan_out(tensor: torch.Tensor) -> tuple[int, int]:
     return fan_in, fan_out
 
 
+def _xavier_std(tensor: torch.Tensor, gain: float, caller: str) -> float:
+    """The standard deviation of both Xavier initialisers (0 for an empty tensor)."""
+    checks.floating_tensor(caller, tensor, "tensor")
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    return gain * math.sqrt(2.0 / (fan_in + fan_out)) if tensor.numel() else 0.0
+
+
+@torch.no_grad()  # filling a weight is not part of the model's computation
+def _uniform_(tensor: torch.Tensor, std: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Fill ``tensor`` from U(-b, b) with b = √3 σ, whose standard deviation is σ."""
+    bound = math.sqrt(3.0) * std  # U(-b, b) has variance b² / 3
+    return tensor.uniform_(-bound, bound, generator=generator)
+
+
 def xavier_uniform_(
     tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None
 ) -> torch.Tensor:
@@ -176,14 +190,7 @@ def xavier_uniform_(
         TypeError: If ``tensor`` is not a floating-point tensor.
         ValueError: If ``tensor`` has fewer than 2 dimensions.
     """
-    checks.floating_tensor("xavier_uniform_", tensor, "tensor")
-    fan_in, fan_out = fan_in_and_fan_out(tensor)
-    if tensor.numel() == 0:  # nothing to draw (as in torch.nn.init)
-        return tensor
-    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    bound = math.sqrt(3.0) * std  # U(-b, b) has standard deviation b / sqrt(3)
-    with torch.no_grad():  # filling a weight is not part of the model's computation
-        return tensor.uniform_(-bound, bound, generator=generator)
+    return _uniform_(tensor, _xavier_std(tensor, gain, "xavier_uniform_"), generator)
 
 
 def xavier_normal_(
@@ -191,43 +198,12 @@ def xavier_normal_(
 ) -> torch.Tensor:
     r"""Fill ``tensor`` in place from Glorot & Bengio's (2010) normal distribution.
 
-    $$
-    \begin{aligned}
-    W &\sim \mathcal{N}(0, \sigma^2),
-    \\
-    \sigma &= \mathrm{gain} \cdot \sqrt{\frac{2}{\mathrm{fan\_in} + \mathrm{fan\_out}}},
-    \end{aligned}
-    $$
-
-    the same variance as
-    [`xavier_uniform_`][dlref.init.xavier_uniform_] (see there for why).
-
-    Args:
-        tensor: The weight to fill, at least 2-D.
-        gain: Scale for the standard deviation, e.g. ``calculate_gain("tanh")``.
-        generator: The random generator to draw from; the global one when ``None``.
-
-    Returns:
-        ``tensor``, filled.
-
-    Raises:
-        TypeError: If ``tensor`` is not a floating-point tensor.
-        ValueError: If ``tensor`` has fewer than 2 dimensions.
+    $W \sim \mathcal{N}(0, \sigma^2)$ with the variance of
+    [`xavier_uniform_`][dlref.init.xavier_uniform_], which says why; same arguments and errors.
     """
-    checks.floating_tensor("xavier_normal_", tensor, "tensor")
-    fan_in, fan_out = fan_in_and_fan_out(tensor)
-    if tensor.numel() == 0:  # nothing to draw (as in torch.nn.init)
-        return tensor
-    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    std = _xavier_std(tensor, gain, "xavier_normal_")
     with torch.no_grad():  # filling a weight is not part of the model's computation
         return tensor.normal_(0.0, std, generator=generator)
-
-
-def _fan_for_mode(tensor: torch.Tensor, mode: str, caller: str) -> int:
-    """Return ``fan_in`` or ``fan_out`` of ``tensor``, as ``mode`` asks."""
-    checks.one_of(caller, "mode", mode, ("fan_in", "fan_out"))
-    fan_in, fan_out = fan_in_and_fan_out(tensor)
-    return fan_in if mode == "fan_in" else fan_out
 
 
 def kaiming_uniform_(
@@ -273,18 +249,24 @@ def kaiming_uniform_(
         ValueError: If ``tensor`` has fewer than 2 dimensions, ``mode`` is not ``"fan_in"`` or
             ``"fan_out"``, or ``nonlinearity`` is unknown.
     """
-    checks.floating_tensor("kaiming_uniform_", tensor, "tensor")
-    fan = _fan_for_mode(tensor, mode, "kaiming_uniform_")
-    gain = calculate_gain(nonlinearity, a)
-    if tensor.numel() == 0:  # nothing to draw (as in torch.nn.init)
-        return tensor
-    std = gain / math.sqrt(fan)
-    bound = math.sqrt(3.0) * std  # U(-b, b) has standard deviation b / sqrt(3)
-    with torch.no_grad():  # filling a weight is not part of the model's computation
-        return tensor.uniform_(-bound, bound, generator=generator)
+    return _uniform_(
+        tensor, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_"), generator
+    )
 
 
 # --8<-- [start:kaiming-normal]
+def _kaiming_std(
+    tensor: torch.Tensor, a: float, mode: str, nonlinearity: str, caller: str
+) -> float:
+    """The standard deviation of both Kaiming initialisers (0 for an empty tensor)."""
+    checks.floating_tensor(caller, tensor, "tensor")
+    checks.one_of(caller, "mode", mode, ("fan_in", "fan_out"))
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    fan = fan_in if mode == "fan_in" else fan_out
+    gain = calculate_gain(nonlinearity, a)  # √2 for ReLU
+    return gain / math.sqrt(fan) if tensor.numel() else 0.0  # σ = gain / √fan
+
+
 def kaiming_normal_(
     tensor: torch.Tensor,
     a: float = 0,
@@ -297,12 +279,7 @@ def kaiming_normal_(
     $W \sim \mathcal{N}(0, \sigma^2)$ with the variance of
     [`kaiming_uniform_`][dlref.init.kaiming_uniform_], which says why; same arguments and errors.
     """
-    checks.floating_tensor("kaiming_normal_", tensor, "tensor")
-    fan = _fan_for_mode(tensor, mode, "kaiming_normal_")
-    gain = calculate_gain(nonlinearity, a)
-    if tensor.numel() == 0:  # nothing to draw (as in torch.nn.init)
-        return tensor
-    std = gain / math.sqrt(fan)  # σ = gain / √fan
+    std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")
     with torch.no_grad():  # filling a weight is not part of the model's computation
         return tensor.normal_(0.0, std, generator=generator)
 

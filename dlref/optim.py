@@ -132,13 +132,9 @@ class SGD(Optimizer):
         weight_decay: float = 0,
         nesterov: bool = False,
     ) -> None:
-        for name, value in [
-            ("lr", lr),
-            ("momentum", momentum),
-            ("dampening", dampening),
-            ("weight_decay", weight_decay),
-        ]:
-            checks.number("SGD", name, value, 0)
+        checks.non_negative(
+            "SGD", lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay
+        )
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 "SGD with nesterov=True needs momentum > 0 and dampening = 0, "
@@ -204,13 +200,7 @@ class RMSprop(Optimizer):
         momentum: float = 0,
         centered: bool = False,
     ) -> None:
-        for name, value in [
-            ("lr", lr),
-            ("eps", eps),
-            ("weight_decay", weight_decay),
-            ("momentum", momentum),
-        ]:
-            checks.number("RMSprop", name, value, 0)
+        checks.non_negative("RMSprop", lr=lr, eps=eps, weight_decay=weight_decay, momentum=momentum)
         checks.number("RMSprop", "alpha", alpha, 0, 1)
         defaults = {
             "lr": lr,
@@ -285,8 +275,7 @@ class Adam(Optimizer):
         weight_decay: float = 0,
     ) -> None:
         caller = type(self).__name__
-        for name, value in [("lr", lr), ("eps", eps), ("weight_decay", weight_decay)]:
-            checks.number(caller, name, value, 0)
+        checks.non_negative(caller, lr=lr, eps=eps, weight_decay=weight_decay)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{caller} expects betas to be a pair (beta1, beta2), got {betas!r}")
         for i, beta in enumerate(betas):

@@ -60,12 +60,12 @@ def test_expands_includes_like_the_site():
     (block,) = parse(
         """\
         ```python
-        --8<-- "dlref/seed.py:set-seed"
+        --8<-- "dlref/activations.py:sigmoid"
         ```
         """
     )
-    assert block.include == "dlref/seed.py:set-seed"
-    assert block.code.startswith("def set_seed(seed: int) -> None:")
+    assert block.include == "dlref/activations.py:sigmoid"
+    assert block.code.startswith("def sigmoid(x: torch.Tensor) -> torch.Tensor:")
     assert "--8<--" not in block.code
 
 

@@ -29,8 +29,8 @@ PAGE = textwrap.dedent(
     import math
     ```
 
-    ```python title="dlref/seed.py"
-    --8<-- "dlref/seed.py:set-seed"
+    ```python title="dlref/activations.py"
+    --8<-- "dlref/activations.py:sigmoid"
     ```
 
     ```python
@@ -59,7 +59,7 @@ def test_prose_becomes_markdown_cells_and_blocks_code_cells():
         "# A page\n\nIntro with $x^2$, after backpropagation, see\n[PyTorch](https://pytorch.org/docs)."
     )
     assert cells[1]["source"] == "import math"
-    assert cells[2]["source"].startswith("```python\ndef set_seed(seed: int) -> None:")
+    assert cells[2]["source"].startswith("```python\ndef sigmoid(x: torch.Tensor) -> torch.Tensor:")
     assert cells[3]["source"] == "print(math.pi)"
     assert cells[4]["source"] == "## Next"
 
