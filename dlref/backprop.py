@@ -124,6 +124,21 @@ class ManualMLP:
                 f"ManualMLP has {self.weights[0].dtype} parameters, got x of dtype {x.dtype}"
             )
 
+    def _cached_forward(
+        self, dlogits: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """What the last `forward` kept, once ``dlogits`` is checked to have its logits' shape."""
+        if self._cache is None:
+            raise RuntimeError("ManualMLP.backward called before forward: run forward(x) first")
+        inputs, pre_activations = self._cache
+        expected = (inputs[0].shape[0], self.sizes[-1])
+        if tuple(dlogits.shape) != expected:
+            raise ValueError(
+                f"ManualMLP.backward expects dlogits of shape {expected} (the logits' shape), "
+                f"got {tuple(dlogits.shape)}"
+            )
+        return inputs, pre_activations
+
     # --8<-- [start:forward]
     @torch.no_grad()
     def _forward(
@@ -143,18 +158,7 @@ class ManualMLP:
         return logits, inputs, pre_activations
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Compute the logits $z_L$ for ``x`` and keep what `backward` needs.
-
-        Args:
-            x: Inputs of shape ``(B, n_0)``.
-
-        Returns:
-            Logits of shape ``(B, n_L)``.
-
-        Raises:
-            ValueError: If ``x`` is not of shape ``(B, n_0)``.
-            TypeError: If ``x`` is not a tensor of the parameters' dtype.
-        """
+        """The logits $z_L$ ``(B, n_L)`` of ``x`` ``(B, n_0)``; keeps what `backward` needs."""
         self._check_input(x)
         logits, inputs, pre_activations = self._forward(x)
         self._cache = (inputs, pre_activations)
@@ -165,38 +169,21 @@ class ManualMLP:
     # --8<-- [start:backward]
     @torch.no_grad()
     def backward(self, dlogits: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        r"""Backpropagate $\delta_L = \partial \mathcal{L}/\partial z_L$ through the last `forward`.
+        r"""Backpropagate $\delta_L$ = ``dlogits`` through the last `forward`.
 
-        Args:
-            dlogits: $\delta_L$, of the logits' shape ``(B, n_L)``.
-
-        Returns:
-            ``[(dW_1, db_1), ..., (dW_L, db_L)]``: $\partial \mathcal{L}/\partial W_l$ shaped
-            like ``weights[l - 1]`` and $\partial \mathcal{L}/\partial b_l$ like ``biases[l - 1]``.
-
-        Raises:
-            RuntimeError: If `forward` has not been called.
-            ValueError: If ``dlogits`` does not have the shape of the last logits.
+        Returns ``[(dW_1, db_1), ..., (dW_L, db_L)]``, each shaped like its parameter.
         """
-        if self._cache is None:
-            raise RuntimeError("ManualMLP.backward called before forward: run forward(x) first")
-        inputs, pre_activations = self._cache
-        expected = (inputs[0].shape[0], self.sizes[-1])
-        if tuple(dlogits.shape) != expected:
-            raise ValueError(
-                f"ManualMLP.backward expects dlogits of shape {expected} (the logits' shape), "
-                f"got {tuple(dlogits.shape)}"
-            )
+        inputs, pre_activations = self._cached_forward(dlogits)
         phi_prime = ACTIVATIONS[self.activation].derivative
         grads = []
         delta = dlogits  # (B, n_L)
         for layer in reversed(range(self.num_layers)):
-            dw = delta.T @ inputs[layer]  # (n_l, B) @ (B, n_{l-1}) -> (n_l, n_{l-1})
-            db = delta.sum(dim=0)  # (n_l,)
+            dw = delta.T @ inputs[layer]  # δ_lᵀ a_{l-1}: (n_l, B) @ (B, n_{l-1})
+            db = delta.sum(dim=0)  # Σ_i δ_{l,i}: (n_l,)
             grads.append((dw, db))
             if layer > 0:
                 z = pre_activations[layer - 1]  # z_{l-1}
-                delta = (delta @ self.weights[layer]) * phi_prime(z)  # (B, n_{l-1})
+                delta = (delta @ self.weights[layer]) * phi_prime(z)  # (δ_l W_l) ⊙ φ'(z_{l-1})
         return grads[::-1]
 
     # --8<-- [end:backward]
