@@ -13,6 +13,18 @@ $$\frac{\partial \mathcal{L}}{\partial v} = \sum_{u \,:\, v \in \mathrm{inputs}(
 Each closure adds ``out.grad * local_derivative`` into its inputs' ``grad`` (``+=``, never ``=``),
 so a node used on several paths collects the sum over all of them.
 
+A Value's ``data`` is its number and ``grad`` is $\partial \mathcal{L} / \partial\,\text{value}$
+for the output $\mathcal{L}$ of the last ``backward`` call; ``_prev`` and ``_op`` are set by the
+operations (empty for a leaf). `Value.backward` puts the graph in topological order (every node
+after its inputs) with an iterative depth-first search, so graphs of any depth work without
+hitting Python's recursion limit, seeds the output's gradient with 1 and runs each node's
+``_backward`` from the output back to the leaves.
+
+Gradients accumulate like PyTorch's: interior nodes are reset at the start of every call, but a
+leaf's ``grad`` is added to, so calling ``backward`` twice on the same graph doubles the leaves'
+gradients. Set ``leaf.grad = 0.0`` before each new step; PyTorch's ``optimizer.zero_grad()``
+plays the same part (since PyTorch 2.0 it sets each ``.grad`` to ``None``, ``set_to_none=True``).
+
 Examples:
     >>> from dlref.autograd import Value
     >>> x = Value(2.0)
@@ -31,23 +43,7 @@ from dlref import checks
 
 # --8<-- [start:value-core]
 class Value:
-    r"""A scalar that records the operations applied to it, so that it can be differentiated.
-
-    Attributes:
-        data: The number this node holds.
-        grad: $\partial \mathcal{L} / \partial \text{self}$ for the output $\mathcal{L}$ of the
-            last `backward` call (leaves accumulate across calls, see `backward`).
-        _prev: The Values this one was computed from (empty for a leaf).
-        _op: A label for the operation that produced this Value (``""`` for a leaf).
-
-    Args:
-        data: A real number (int or float).
-        _children: Inputs of the operation that made this Value; set by the operations.
-        _op: Label of that operation; set by the operations.
-
-    Raises:
-        TypeError: If ``data`` is not a real number.
-    """
+    """A scalar that records the operations applied to it, so that it can be differentiated."""
 
     def __init__(self, data: float, _children: tuple[Value, ...] = (), _op: str = "") -> None:
         if not checks.is_real(data):
@@ -64,10 +60,7 @@ class Value:
         return f"Value(data={self.data!r}, grad={self.grad!r})"
 
     def __add__(self, other: Value | float) -> Value:
-        r"""$y = a + b$.
-
-        Local derivatives: $\partial y/\partial a = 1$, $\partial y/\partial b = 1$.
-        """
+        r"""$y = a + b$; local derivatives $\partial y/\partial a = \partial y/\partial b = 1$."""
         other = other if isinstance(other, Value) else Value(other)
         out = Value(self.data + other.data, (self, other), "+")
 
@@ -79,10 +72,7 @@ class Value:
         return out
 
     def __mul__(self, other: Value | float) -> Value:
-        r"""$y = a b$.
-
-        Local derivatives: $\partial y/\partial a = b$, $\partial y/\partial b = a$.
-        """
+        r"""$y = ab$; local derivatives $\partial y/\partial a = b$, $\partial y/\partial b = a$."""
         other = other if isinstance(other, Value) else Value(other)
         out = Value(self.data * other.data, (self, other), "*")
 
@@ -94,19 +84,7 @@ class Value:
         return out
 
     def backward(self) -> None:
-        r"""Set ``v.grad`` to $\partial\,\text{self}/\partial v$ for every Value ``v`` in the graph.
-
-        The graph is put in topological order (every node after its inputs) by an iterative
-        depth-first search, so graphs of any depth work without hitting Python's recursion
-        limit. Then the output's gradient is seeded with $1$ and each node, from the output
-        back to the leaves, passes its gradient to its inputs with its ``_backward``.
-
-        Gradients accumulate like PyTorch's: the gradients of interior nodes are reset at the
-        start of every call, but a leaf's ``grad`` is added to, so calling ``backward`` twice
-        on the same graph doubles the leaves' gradients. Set ``leaf.grad = 0.0`` before each
-        new step; PyTorch's ``optimizer.zero_grad()`` plays the same part (since PyTorch 2.0 it
-        sets each ``.grad`` to ``None`` rather than to zeros, ``set_to_none=True``).
-        """
+        r"""Set each ``v.grad`` of the graph to $\partial\,\text{self} / \partial v$."""
         order: list[Value] = []
         visited: set[Value] = set()
         stack: list[tuple[Value, bool]] = [(self, False)]
