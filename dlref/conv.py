@@ -383,7 +383,12 @@ def _check_batch_of_images(caller: str, input: object, wanted: str = "(B, C, H, 
     """Check that ``input`` is a 4-D floating-point tensor."""
     checks.floating_tensor(caller, input, "input")
     if input.dim() != 4:
-        hint = "; add a batch dimension with input.unsqueeze(0)" if input.dim() == 3 else ""
+        hint = (
+            "; add the missing dimension: input.unsqueeze(0) for one image (C, H, W), "
+            "input.unsqueeze(1) for a batch of grey images (B, H, W)"
+            if input.dim() == 3
+            else ""
+        )
         raise ValueError(
             f"{caller} expects input of shape {wanted}, got {tuple(input.shape)}{hint}"
         )

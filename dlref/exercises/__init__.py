@@ -9,10 +9,11 @@ what differs (value, gradient, shape) and where. One module per page's exercises
 importable from here.
 """
 
-from dlref.exercises import activations, backprop, gradients, norm, optim, train
+from dlref.exercises import activations, backprop, conv, gradients, norm, optim, train
 from dlref.exercises.activations import *  # noqa: F403
 from dlref.exercises.backprop import *  # noqa: F403
 from dlref.exercises.checking import ExerciseFailed
+from dlref.exercises.conv import *  # noqa: F403
 from dlref.exercises.gradients import *  # noqa: F403
 from dlref.exercises.norm import *  # noqa: F403
 from dlref.exercises.optim import *  # noqa: F403
@@ -22,6 +23,7 @@ __all__ = [
     "ExerciseFailed",
     *activations.__all__,
     *backprop.__all__,
+    *conv.__all__,
     *gradients.__all__,
     *norm.__all__,
     *optim.__all__,

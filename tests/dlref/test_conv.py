@@ -296,7 +296,8 @@ W = torch.zeros(8, 2, 3, 3)
             lambda: conv2d(X[0], W, groups=2),
             ValueError,
             "conv2d expects input of shape (B, C_in, H, W), got (4, 6, 6); "
-            "add a batch dimension with input.unsqueeze(0)",
+            "add the missing dimension: input.unsqueeze(0) for one image (C, H, W), "
+            "input.unsqueeze(1) for a batch of grey images (B, H, W)",
         ),
         (
             lambda: conv2d(X, W),
