@@ -11,6 +11,10 @@ For every page with Python blocks the build
   and linked to the whole file on the API reference;
 - says above each runnable block which names it takes from the blocks above it.
 
+A notebook page (``docs/**/*.ipynb``, rendered by mkdocs-jupyter) runs the same way, cell by cell:
+mkdocs-jupyter renders a copy of it whose outputs are what this run printed and drew (committed
+outputs never reach the site), under the same install line, script and notebook download.
+
 It also serves KaTeX from the site itself, and keeps raw TeX out of search previews.
 
 ``DLREF_EXECUTE`` chooses what the build does with a page's code:
@@ -34,6 +38,7 @@ import posixpath
 import sys
 from pathlib import Path
 
+import markdown as python_markdown
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 from mkdocs.utils.meta import get_data
@@ -49,6 +54,13 @@ KATEX_FILES = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
 COPY_ALL = "md-button dlref-copy-all"  # on_page_content gives this button the page's script
 _RUNS: dict[str, pages.PageRun | None] = {}  # src_uri -> this build's run of the page
 _PACKAGE: install.Package | None = None  # this build's package facts, read once in on_config
+RENDERED_NOTEBOOKS = pages.ROOT / ".cache" / "notebook-pages"  # what mkdocs-jupyter renders
+NO_ALT = 'alt="No description has been provided for this image"'  # nbconvert's default
+
+
+def is_notebook(file: File) -> bool:
+    """Whether a page is a Jupyter notebook (rendered by mkdocs-jupyter)."""
+    return file.src_uri.endswith(".ipynb")
 
 
 def _mode() -> str:
@@ -132,7 +144,12 @@ def _add_companions(page_file: File, files, config) -> None:
         raise PluginError(str(exc)) from exc
     run = _run(path, blocks)
     _RUNS[page_file.src_uri] = run
-    for output in run.outputs if run else []:
+    if is_notebook(page_file):  # mkdocs-jupyter renders the notebook with this run's outputs
+        rendered = RENDERED_NOTEBOOKS / page_file.src_uri
+        rendered.parent.mkdir(parents=True, exist_ok=True)
+        rendered.write_text(notebook.rendered_notebook(text, blocks, run), encoding="utf-8")
+        page_file.abs_src_path = str(rendered)
+    for output in [] if is_notebook(page_file) or run is None else run.outputs:
         for number, figure in enumerate(output.figures, start=1):
             uri = _figure_uri(page_file.src_uri, output.line, number)
             files.append(File.generated(config, uri, content=base64.b64decode(figure["png"])))
@@ -146,15 +163,19 @@ def _add_companions(page_file: File, files, config) -> None:
             content=script.page_script(text, blocks, header),
         )
     )
-    if get_data(text)[1].get("notebook"):
-        command = _PACKAGE.install_command(config["site_url"])
+    command = _PACKAGE.install_command(config["site_url"])
+    if is_notebook(page_file):
+        content = notebook.notebook_page_download(text, command)
+    elif get_data(text)[1].get("notebook"):
         try:
             content = notebook.notebook_json(text, page_file.src_uri, command)
         except ValueError as exc:
             raise PluginError(str(exc)) from exc
-        files.append(
-            File.generated(config, companion_uri(page_file.src_uri, ".ipynb"), content=content)
-        )
+    else:
+        return
+    files.append(
+        File.generated(config, companion_uri(page_file.src_uri, ".ipynb"), content=content)
+    )
 
 
 def _page_url(page_file: File, config) -> str:
@@ -195,10 +216,17 @@ def reference_uri(listing: str) -> str:
     )
 
 
-def _header(page, blocks: list[pages.Block], run: pages.PageRun | None, config) -> list[str]:
-    """The lines under the page's title: how to install, the code to take, how it was run."""
+def _header(
+    page, blocks: list[pages.Block], run: pages.PageRun | None, config, link=None
+) -> list[str]:
+    """The lines under the page's title: how to install, the code to take, how it was run.
+
+    ``link`` turns the URI of a file of the site into a link from the page (by default, from the
+    page's source, as Markdown links are written).
+    """
     package = _PACKAGE
     src = page.file.src_uri
+    link = link or (lambda uri: _relative(src, uri))
     lines = [
         '<div class="dlref-runbox" markdown>',
         "",
@@ -212,13 +240,13 @@ def _header(page, blocks: list[pages.Block], run: pages.PageRun | None, config) 
     if script.has_runnable_code(blocks):
         script_uri = companion_uri(src, ".py")
         buttons = [
-            f"[Download the code]({_relative(src, script_uri)}){{ .md-button download }}",
+            f"[Download the code]({link(script_uri)}){{ .md-button download }}",
             f'<button class="{COPY_ALL}" type="button">Copy all the code</button>',
         ]
-        if page.meta.get("notebook"):
+        if page.meta.get("notebook") or is_notebook(page.file):
             notebook_uri = companion_uri(src, ".ipynb")
             buttons.append(
-                f"[Download as a notebook]({_relative(src, notebook_uri)}){{ .md-button download }}"
+                f"[Download as a notebook]({link(notebook_uri)}){{ .md-button download }}"
             )
         lines += [" ".join(buttons), ""]
     if run is not None and script.has_runnable_code(blocks):
@@ -281,6 +309,8 @@ def _install_block(markdown: str, config) -> str:
 
 
 def on_page_markdown(markdown, page, config, files):
+    if is_notebook(page.file):  # mkdocs-jupyter renders it; the header goes in on_page_content
+        return markdown
     markdown = _install_block(markdown, config)
     path = Path(page.file.abs_src_path)
     try:
@@ -320,8 +350,31 @@ def on_page_markdown(markdown, page, config, files):
     return "\n".join(lines)
 
 
+def _notebook_page_content(html_text: str, page, config) -> str:
+    """Put the install box under a notebook page's summary; give its figures their alt text."""
+    path = Path(page.file.src_uri)
+    blocks = pages.parse_blocks((pages.DOCS / path).read_text(encoding="utf-8"), f"docs/{path}")
+    run = _RUNS.get(page.file.src_uri)
+    folder = page.url if page.url.endswith("/") else posixpath.dirname(page.url)
+    box = "\n".join(_header(page, blocks, run, config, lambda uri: posixpath.relpath(uri, folder)))
+    box_html = python_markdown.markdown(
+        box, extensions=config["markdown_extensions"], extension_configs=config["mdx_configs"]
+    )
+    title = html_text.find("<h1")
+    summary_end = html_text.find("</p>", title) if title >= 0 else -1
+    if summary_end >= 0:
+        at = summary_end + len("</p>")
+        html_text = html_text[:at] + box_html + html_text[at:]
+    alts = [figure["alt"] for output in (run.outputs if run else []) for figure in output.figures]
+    for alt in alts:
+        html_text = html_text.replace(NO_ALT, f'alt="{html.escape(alt, quote=True)}"', 1)
+    return html_text
+
+
 def on_page_content(html_text, page, config, files):
     """Give the "Copy all the code" button the page's script (Material's clipboard copies it)."""
+    if is_notebook(page.file):
+        html_text = _notebook_page_content(html_text, page, config)
     script_file = files.get_file_from_path(companion_uri(page.file.src_uri, ".py"))
     if script_file is None or f'class="{COPY_ALL}"' not in html_text:
         return html_text

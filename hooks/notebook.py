@@ -1,4 +1,7 @@
-"""Turn a page into a Jupyter notebook: prose becomes Markdown cells, code blocks code cells.
+"""Notebooks for readers: a Markdown page as a notebook, and a notebook page as the site shows it.
+
+A Markdown page with ``notebook: true`` becomes a notebook: prose becomes Markdown cells, code
+blocks code cells.
 
 The code cells are the blocks the harness executes, in the same order, so the notebook runs
 exactly as the page did. A block that only includes a piece of ``dlref`` is shown for reading
@@ -6,6 +9,11 @@ exactly as the page did. A block that only includes a piece of ``dlref`` is show
 cell installs ``dlref`` from the site where it is not installed yet (Colab, a fresh Jupyter), and
 an exercise's solution (a block in a collapsed ``??? success "Solution"`` admonition) becomes a
 code cell after a "Solution" line.
+
+A notebook page (``docs/**/*.ipynb``, committed without outputs) is served twice: as the page,
+rendered by mkdocs-jupyter from a copy whose outputs are what the harness's run printed and drew
+(``rendered_notebook``), and as a download that starts with the install cell
+(``notebook_page_download``).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 
-from hooks.pages import Block, parse_blocks
+from hooks.pages import Block, BlockOutput, PageRun, notebook_cells, parse_blocks
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _TITLE = re.compile(r'\s+title="[^"]*"')
@@ -108,6 +116,11 @@ def page_to_notebook(markdown: str, page: str, install_command: str) -> dict:
         start = block.end_line
     if "\n".join(lines[start:]).strip():
         cells.append(_markdown_cell("\n".join(lines[start:])))
+    return _notebook(cells)
+
+
+def _notebook(cells: list[dict]) -> dict:
+    """An nbformat-4 notebook of ``cells``, each given an id, for a Python 3 kernel."""
     for number, cell in enumerate(cells):
         cell["id"] = f"cell-{number}"
     return {
@@ -121,6 +134,58 @@ def page_to_notebook(markdown: str, page: str, install_command: str) -> dict:
     }
 
 
-def notebook_json(markdown: str, page: str, install_command: str) -> str:
-    notebook = page_to_notebook(markdown, page, install_command)
+def _json(notebook: dict) -> str:
     return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def notebook_json(markdown: str, page: str, install_command: str) -> str:
+    return _json(page_to_notebook(markdown, page, install_command))
+
+
+def notebook_page_download(text: str, install_command: str) -> str:
+    """A notebook page as readers download it: the install cell first, then its cells, no outputs.
+
+    Links to other pages of the site keep only their text, as in a page's notebook.
+    """
+    cells = [install_cell(install_command)]
+    for cell in notebook_cells(text):
+        if cell["cell_type"] == "markdown":
+            cells.append(_markdown_cell(cell["source"]))
+        elif cell["cell_type"] == "code":
+            cells.append(_code_cell(cell["source"]))
+    return _json(_notebook(cells))
+
+
+def _outputs(output: BlockOutput) -> list[dict]:
+    """Jupyter outputs for what one cell printed (a stream) and drew (PNG images)."""
+    outputs = []
+    if output.stdout:
+        outputs.append({"output_type": "stream", "name": "stdout", "text": output.stdout})
+    for figure in output.figures:
+        size = {"width": figure["width"] // 2, "height": figure["height"] // 2}  # 100 px/inch
+        outputs.append(
+            {
+                "output_type": "display_data",
+                "data": {"image/png": figure["png"], "text/plain": figure["alt"]},
+                "metadata": {"image/png": size},
+            }
+        )
+    return outputs
+
+
+def rendered_notebook(text: str, blocks: list[Block], run: PageRun | None) -> str:
+    """A notebook page as the site shows it: each code cell with what the run printed and drew.
+
+    Committed outputs never reach the site: every output comes from ``run`` (none without one).
+    """
+    notebook = json.loads(text)
+    outputs = (
+        {block.line: output for block, output in zip(blocks, run.outputs, strict=True)}
+        if run
+        else {}
+    )
+    for number, cell in enumerate(notebook["cells"], start=1):
+        if cell["cell_type"] == "code":
+            cell["outputs"] = _outputs(outputs[number]) if number in outputs else []
+            cell["execution_count"] = None
+    return _json(notebook)

@@ -4,7 +4,8 @@ One engine serves both the test harness (``conftest.py``) and the site build (``
 so what the tests run is exactly what the site shows:
 
 - ``parse_blocks`` finds every fenced Python block of a Markdown page (also inside admonitions and
-  tabs), with the line it starts on.
+  tabs), with the line it starts on; for a Jupyter notebook page (``.ipynb``), every code cell,
+  with its cell number.
 - Include lines (``--8<-- "dlref/autograd.py:value"``) are expanded with pymdownx.snippets' own
   preprocessor, configured as in ``mkdocs.yml``, so the code matches the built page to the letter.
 - ``run_page`` executes the blocks in page order in one shared namespace, like a notebook, with
@@ -26,6 +27,7 @@ import hashlib
 import importlib
 import io
 import json
+import linecache
 import os
 import re
 import sys
@@ -59,6 +61,8 @@ class Block:
         source: The block's text as written (include lines not expanded).
         code: The block's text with include lines expanded, as the site shows it.
         include: For a block that is one include line, its target (``path`` or ``path:section``).
+        in_notebook: Whether the block is a code cell of a notebook page; then ``line`` and
+            ``end_line`` are its cell's number (from 1, counting every cell).
     """
 
     page: str
@@ -68,10 +72,18 @@ class Block:
     source: str
     code: str
     include: str | None = None
+    in_notebook: bool = False
 
     @property
     def location(self) -> str:
-        return f"{self.page}:{self.line}"
+        """Where the block is: ``page.md:12`` (its line), or ``page.ipynb, cell 7``."""
+        return f"{self.page}, cell {self.line}" if self.in_notebook else f"{self.page}:{self.line}"
+
+    @property
+    def filename(self) -> str:
+        """The file name the block is compiled under, so tracebacks point at the page."""
+        path = str(ROOT / self.page)
+        return f"{path}, cell {self.line}" if self.in_notebook else path
 
     @property
     def is_listing(self) -> bool:
@@ -127,7 +139,11 @@ class BlockError(Exception):
         keep = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent))]
         trace = "".join(traceback.format_list(keep)).replace(f"{ROOT}/", "")
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        super().__init__(f"{block.location}: this code block failed\n{trace}{detail}")
+        what = "this code block failed"
+        if block.in_notebook:
+            first = next((line for line in block.code.split("\n") if line.strip()), "")
+            what = f"this cell ({first.strip()!r}) failed"
+        super().__init__(f"{block.location}: {what}\n{trace}{detail}")
 
 
 def _snippet_preprocessor():
@@ -166,6 +182,8 @@ def parse_blocks(text: str, page: str) -> list[Block]:
         ValueError: For an unclosed fence, or a ``pycon`` block (pasted output is not allowed;
             write a ``python`` block and let the build show what it prints).
     """
+    if page.endswith(".ipynb"):
+        return notebook_blocks(text, page)
     lines = text.split("\n")
     blocks = []
     i = 0
@@ -209,6 +227,27 @@ def parse_blocks(text: str, page: str) -> list[Block]:
     return blocks
 
 
+def notebook_cells(text: str) -> list[dict]:
+    """The cells of a notebook file, each with its ``source`` joined into one string."""
+    cells = json.loads(text)["cells"]
+    for cell in cells:
+        if isinstance(cell["source"], list):
+            cell["source"] = "".join(cell["source"])
+    return cells
+
+
+def notebook_blocks(text: str, page: str) -> list[Block]:
+    """The code cells of a notebook page, in order, numbered by their cell (from 1).
+
+    A notebook page has no include lines: its cells import from ``dlref`` what they use.
+    """
+    return [
+        Block(page, number, "", number, cell["source"], cell["source"], in_notebook=True)
+        for number, cell in enumerate(notebook_cells(text), start=1)
+        if cell["cell_type"] == "code" and cell["source"].strip()
+    ]
+
+
 def page_blocks(page: Path) -> list[Block]:
     """Parse the blocks of the page at ``page`` (any path under the repository)."""
     page = Path(page).resolve()
@@ -233,8 +272,11 @@ def _include_origin(target: str) -> tuple[Path, int]:
 
 def _namespace_for(block: Block, page_namespace: dict) -> tuple[dict, str, int]:
     """Where a block runs: its namespace, the file name it is compiled under, its line offset."""
+    if block.in_notebook:
+        linecache.cache[block.filename] = (len(block.code), None, block.code.splitlines(True), "")
+        return page_namespace, block.filename, 0
     if block.include is None:
-        return page_namespace, str(ROOT / block.page), block.line
+        return page_namespace, block.filename, block.line
     file, offset = _include_origin(block.include)
     if block.is_listing:
         module = importlib.import_module(".".join(file.relative_to(ROOT).with_suffix("").parts))

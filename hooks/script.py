@@ -17,7 +17,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from hooks.pages import Block
+from hooks.pages import Block, notebook_cells
 
 _HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
@@ -33,6 +33,18 @@ def _headings(lines: list[str]) -> list[tuple[int, str]]:
         elif fence is None and (heading := _HEADING.match(line)):
             found.append((number, heading[1]))
     return found
+
+
+def _page_headings(text: str, blocks: list[Block]) -> list[tuple[int, str]]:
+    """The headings of a page as (line, text); of a notebook page as (cell number, text)."""
+    if not any(block.in_notebook for block in blocks):
+        return _headings(text.split("\n"))
+    return [
+        (number, heading)
+        for number, cell in enumerate(notebook_cells(text), start=1)
+        if cell["cell_type"] == "markdown"
+        for _, heading in _headings(cell["source"].split("\n"))
+    ]
 
 
 def has_runnable_code(blocks: list[Block]) -> bool:
@@ -187,17 +199,19 @@ def needs(blocks: list[Block]) -> dict[int, Needs]:
     return result
 
 
-def page_script(markdown: str, blocks: list[Block], header: str) -> str:
+def page_script(text: str, blocks: list[Block], header: str) -> str:
     """The page's runnable code as one percent-format script, headed by ``header`` comments.
 
-    Each cell is titled with the section of the page it comes from.
+    ``text`` is the page's source (Markdown, or a notebook's JSON). Each cell is titled with the
+    section of the page it comes from.
     """
-    headings = _headings(markdown.split("\n"))
+    headings = _page_headings(text, blocks)
     cells = []
     for block in blocks:
         if block.is_listing:
             continue
-        section = next((text for line, text in reversed(headings) if line < block.line), "")
-        cells.append(f"# %% {section} (page line {block.line})\n{block.code.strip()}\n")
+        section = next((title for line, title in reversed(headings) if line < block.line), "")
+        where = f"cell {block.line}" if block.in_notebook else f"page line {block.line}"
+        cells.append(f"# %% {section} ({where})\n{block.code.strip()}\n")
     comments = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.split("\n"))
     return comments + "\n" + "\n\n".join(cells)

@@ -8,4 +8,15 @@ document$.subscribe(({ body }) => {
     ],
     throwOnError: false,
   });
+  // Notebook pages (mkdocs-jupyter) keep their Markdown cells' math as $...$ and $$...$$.
+  for (const notebook of body.querySelectorAll(".jupyter-wrapper")) {
+    renderMathInElement(notebook, {
+      delimiters: [
+        { left: "$$", right: "$$", display: true },
+        { left: "$", right: "$", display: false },
+      ],
+      ignoredClasses: ["jp-CodeCell"],
+      throwOnError: false,
+    });
+  }
 });

@@ -1,10 +1,11 @@
-"""Pytest plugin: every Markdown page under ``docs/`` is a test that runs the page's code.
+"""Pytest plugin: every page under ``docs/`` is a test that runs the page's code.
 
-``python -m pytest docs/foundations/backpropagation.md`` runs one page; ``python -m pytest`` runs
-them all with the rest of the suite. A page's Python blocks run in order in one namespace (see
-``hooks/pages.py``); a failing block fails the test with the page path, the line of the block and
-the traceback inside the page. A page over its time budget fails too, and the slowest pages are
-listed at the end of the run.
+A page is a Markdown file or a Jupyter notebook. ``python -m pytest docs/foundations/x.md`` (or
+``docs/projects/y.ipynb``) runs one page; ``python -m pytest`` runs them all with the rest of the
+suite. A page's Python blocks (a notebook's code cells) run in order in one namespace (see
+``hooks/pages.py``); a failing block fails the test with the page path, the line of the block (for
+a notebook, the number and first line of the cell) and the traceback inside the page. A page over
+its time budget fails too, and the slowest pages are listed at the end of the run.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ def _given_explicitly(path: Path, config) -> bool:
     return any(Path(arg.split("::")[0]).resolve() == path for arg in config.args)
 
 
+PAGE_SUFFIXES = (".md", ".ipynb")
+
+
 def pytest_collect_file(file_path: Path, parent):
-    if file_path.suffix != ".md":
+    if file_path.suffix not in PAGE_SUFFIXES:
         return None
     path = file_path.resolve()
     if path.is_relative_to(pages.DOCS) or _given_explicitly(path, parent.config):
@@ -84,8 +88,8 @@ class PageItem(pytest.Item):
 
 
 def page_files() -> list[Path]:
-    """Every Markdown page of the site."""
-    return sorted(pages.DOCS.rglob("*.md"))
+    """Every page of the site: Markdown files and notebooks."""
+    return sorted(path for suffix in PAGE_SUFFIXES for path in pages.DOCS.rglob(f"*{suffix}"))
 
 
 @pytest.fixture(scope="session")

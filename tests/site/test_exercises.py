@@ -18,7 +18,10 @@ from hooks.scaffold import SECTIONS
 from tests.site.page_harness import page_files
 
 # A topic page is a page in a folder of the roadmap's sections (foundations/, architectures/, ...).
-TOPIC_PAGES = [page for page in page_files() if page.parent.name in SECTIONS]
+# Markdown topic pages: a notebook page has no folded solutions to hold its exercises.
+TOPIC_PAGES = [
+    page for page in page_files() if page.parent.name in SECTIONS and page.suffix == ".md"
+]
 _SOLUTION = re.compile(r'^\s*\?\?\? success "Solution"\s*$')
 _EXERCISE = re.compile(r"^### \d+\. \S")
 CHECKS = {

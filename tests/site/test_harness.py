@@ -1,8 +1,10 @@
 """The page harness itself: it finds every Python block, and a failure names the page and line."""
 
+import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -109,29 +111,69 @@ def test_figures_are_captured_per_block():
     assert output.figures[0]["png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature
 
 
-def test_a_failing_block_fails_pytest_naming_page_and_line(tmp_path):
-    page = tmp_path / "planted.md"
-    page.write_text(
-        "# Planted\n\n```python\nx = 1\n```\n\nProse.\n\n```python\ny = x + 1\nz = y / 0\n```\n"
-    )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "tests.site.page_harness",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(page),
-        ],
+def run_pytest_on(page: Path) -> subprocess.CompletedProcess:
+    """``python -m pytest PAGE`` with the page harness, as a contributor runs it."""
+    command = [sys.executable, "-m", "pytest", "-p", "tests.site.page_harness", "-q"]
+    return subprocess.run(
+        [*command, "-p", "no:cacheprovider", str(page)],
         cwd=pages.ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_a_failing_block_fails_pytest_naming_page_and_line(tmp_path):
+    page = tmp_path / "planted.md"
+    page.write_text(
+        "# Planted\n\n```python\nx = 1\n```\n\nProse.\n\n```python\ny = x + 1\nz = y / 0\n```\n"
+    )
+    result = run_pytest_on(page)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{page}:9: this code block failed" in result.stdout
     assert f'File "{page}", line 11' in result.stdout
+    assert "ZeroDivisionError: division by zero" in result.stdout
+
+
+def notebook(*cells: tuple[str, str]) -> str:
+    """A notebook file's text: cells given as ``("markdown" | "code", source)``."""
+    return json.dumps(
+        {
+            "cells": [
+                {"cell_type": kind, "metadata": {}, "source": source}
+                | ({"outputs": [], "execution_count": None} if kind == "code" else {})
+                for kind, source in cells
+            ],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+
+
+def test_a_notebook_page_runs_its_code_cells_in_one_namespace():
+    text = notebook(("markdown", "# A"), ("code", "x = 2"), ("code", ""), ("code", "print(x + 1)"))
+    blocks = pages.parse_blocks(text, "docs/a.ipynb")
+    assert [(block.line, block.location) for block in blocks] == [
+        (2, "docs/a.ipynb, cell 2"),
+        (4, "docs/a.ipynb, cell 4"),
+    ]  # the empty cell is not a block
+    outputs = pages.execute_blocks(blocks)
+    assert [output.stdout for output in outputs] == ["", "3\n"]
+
+
+def test_a_failing_cell_fails_pytest_naming_the_notebook_and_the_cell(tmp_path):
+    page = tmp_path / "planted.ipynb"
+    page.write_text(
+        notebook(
+            ("markdown", "# Planted"),
+            ("code", "x = 1"),
+            ("code", "def broken():\n    return x / 0\n\n\nbroken()"),
+        )
+    )
+    result = run_pytest_on(page)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{page}, cell 3: this cell ('def broken():') failed" in result.stdout
+    assert f'File "{page}, cell 3", line 2, in broken' in result.stdout
+    assert "return x / 0" in result.stdout  # the line of the cell, shown in the traceback
     assert "ZeroDivisionError: division by zero" in result.stdout

@@ -11,9 +11,12 @@ from hooks import notebook, pages
 from tests.site.page_harness import page_files
 from tests.site.site_build import html_page_for
 
-NOTEBOOK_PAGES = [
-    page for page in page_files() if get_data(page.read_text(encoding="utf-8"))[1].get("notebook")
+NOTEBOOK_PAGES = [  # pages offered as notebooks: notebook pages, and Markdown pages that ask
+    page
+    for page in page_files()
+    if page.suffix == ".ipynb" or get_data(page.read_text(encoding="utf-8"))[1].get("notebook")
 ]
+NOTEBOOK_SOURCES = [page for page in page_files() if page.suffix == ".ipynb"]
 
 PAGE = textwrap.dedent(
     """\
@@ -111,3 +114,49 @@ def test_site_serves_the_notebook_it_links(page, built_site):
     assert f'download="" href="{name}"' in html
     served = json.loads((html_file.parent / name).read_text(encoding="utf-8"))
     assert served["nbformat"] == 4
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_SOURCES, ids=lambda path: path.stem)
+def test_notebook_pages_are_committed_without_outputs(page):
+    """What a notebook page shows comes from the harness's run, never from a committed output."""
+    for number, cell in enumerate(pages.notebook_cells(page.read_text(encoding="utf-8")), 1):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{page.name}, cell {number}: clear its outputs"
+            assert cell.get("execution_count") is None, f"{page.name}, cell {number}: count"
+
+
+def test_a_notebook_page_is_rendered_with_the_outputs_of_its_run():
+    text = json.dumps(
+        {
+            "cells": [
+                {"cell_type": "markdown", "metadata": {}, "source": "# A"},
+                {
+                    "cell_type": "code",
+                    "metadata": {},
+                    "execution_count": 3,
+                    "outputs": [{"output_type": "stream", "name": "stdout", "text": "stale\n"}],
+                    "source": "print(6 * 7)",
+                },
+            ],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
+    blocks = pages.parse_blocks(text, "docs/a.ipynb")
+    run = pages.PageRun("docs/a.ipynb", "key", "cpu", 0.1, pages.execute_blocks(blocks))
+    cell = json.loads(notebook.rendered_notebook(text, blocks, run))["cells"][1]
+    assert cell["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "42\n"}]
+    assert cell["execution_count"] is None
+    unrun = json.loads(notebook.rendered_notebook(text, blocks, None))["cells"][1]
+    assert unrun["outputs"] == []  # without a run, nothing: never the committed "stale"
+    download = json.loads(notebook.notebook_page_download(text, INSTALL))
+    assert "find_spec" in download["cells"][0]["source"]
+    assert download["cells"][2] == {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": [],
+        "source": "print(6 * 7)",
+        "id": "cell-2",
+    }

@@ -19,9 +19,13 @@ def normalise(code: str) -> str:
 
 
 def python_blocks(html: str, language: str = "python|py|python3") -> list[str]:
-    """The text of every code block in ``language`` on an HTML page (API signatures excluded)."""
+    """The text of every code block in ``language`` on an HTML page (API signatures excluded).
+
+    On a notebook page, the code cells count too (mkdocs-jupyter keeps each one's plain text for
+    its copy button).
+    """
     soup = BeautifulSoup(html, "html.parser")
-    blocks = []
+    blocks = [cell.get_text() for cell in soup.select(".jp-CodeCell .clipboard-copy-txt")]
     for container in soup.find_all(class_=re.compile(rf"^language-({language})$")):
         if "doc-signature" in container.get("class", []):
             continue
@@ -92,7 +96,8 @@ def test_pages_show_what_their_code_printed(built_site, page_runs):
                     f"{page}:{output.line}: output {line!r} not on the page"
                 )
         figures = sum(len(output.figures) for output in run.outputs)
-        assert html.count('class="dlref-figure"') == figures, f"{page}: figures missing"
+        shown = html.count('class="dlref-figure"') + html.count('class="jp-RenderedImage')
+        assert shown == figures, f"{page}: {shown} figures shown, the run drew {figures}"
 
 
 def test_every_module_has_an_api_reference_page_with_its_source():
