@@ -25,7 +25,8 @@ def python_blocks(html: str, language: str = "python|py|python3") -> list[str]:
     its copy button).
     """
     soup = BeautifulSoup(html, "html.parser")
-    blocks = [cell.get_text() for cell in soup.select(".jp-CodeCell .clipboard-copy-txt")]
+    cells = soup.select(".jp-CodeCell .clipboard-copy-txt")  # a notebook's cells are Python
+    blocks = [cell.get_text() for cell in cells] if re.fullmatch(language, "python") else []
     for container in soup.find_all(class_=re.compile(rf"^language-({language})$")):
         if "doc-signature" in container.get("class", []):
             continue
