@@ -35,6 +35,7 @@ import html
 import json
 import os
 import posixpath
+import re
 import sys
 from pathlib import Path
 
@@ -350,7 +351,27 @@ def on_page_markdown(markdown, page, config, files):
     return "\n".join(lines)
 
 
-def _notebook_page_content(html_text: str, page, config) -> str:
+_PAGE_LINK = re.compile(r'href="(?![a-z]+:|#|/)([^"#]+\.(?:md|ipynb))(#[^"]*)?"')
+
+
+def _page_links(html_text: str, page, files) -> str:
+    """Turn a notebook's links to other pages (``../a/b.md#x``) into links to their URLs.
+
+    MkDocs does this for Markdown pages; mkdocs-jupyter leaves a notebook's links as written.
+    A link to a page that does not exist fails the build, as in a strict Markdown build.
+    """
+
+    def to_url(match: re.Match) -> str:
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), match[1]))
+        file = files.get_file_from_path(target)
+        if file is None:
+            raise PluginError(f"{page.file.src_uri}: a link to {match[1]!r}, which is no page")
+        return f'href="{file.url_relative_to(page.file)}{match[2] or ""}"'
+
+    return _PAGE_LINK.sub(to_url, html_text)
+
+
+def _notebook_page_content(html_text: str, page, config, files) -> str:
     """Put the install box under a notebook page's summary; give its figures their alt text."""
     path = Path(page.file.src_uri)
     blocks = pages.parse_blocks((pages.DOCS / path).read_text(encoding="utf-8"), f"docs/{path}")
@@ -368,13 +389,13 @@ def _notebook_page_content(html_text: str, page, config) -> str:
     alts = [figure["alt"] for output in (run.outputs if run else []) for figure in output.figures]
     for alt in alts:
         html_text = html_text.replace(NO_ALT, f'alt="{html.escape(alt, quote=True)}"', 1)
-    return html_text
+    return _page_links(html_text, page, files)
 
 
 def on_page_content(html_text, page, config, files):
     """Give the "Copy all the code" button the page's script (Material's clipboard copies it)."""
     if is_notebook(page.file):
-        html_text = _notebook_page_content(html_text, page, config)
+        html_text = _notebook_page_content(html_text, page, config, files)
     script_file = files.get_file_from_path(companion_uri(page.file.src_uri, ".py"))
     if script_file is None or f'class="{COPY_ALL}"' not in html_text:
         return html_text

@@ -126,3 +126,18 @@ def test_figures_are_drawn_for_the_column(page_runs):
         if figure["inches"][0] > pages.MAX_FIGURE_INCHES
     ]
     assert not too_wide, f"figures wider than {pages.MAX_FIGURE_INCHES} in:\n" + "\n".join(too_wide)
+
+
+def test_notebook_pages_link_other_pages_by_their_urls(built_site):
+    """mkdocs-jupyter keeps a notebook's ``../a/b.md`` links as written; the build resolves them."""
+    for page in page_files():
+        if page.suffix != ".ipynb":
+            continue
+        html = html_page_for(page, built_site.directory).read_text(encoding="utf-8")
+        links = [a["href"] for a in BeautifulSoup(html, "html.parser").find_all("a", href=True)]
+        written = [link for link in links if re.search(r"\.md(#|$)", link)]
+        assert not written, f"{page.name}: links left as written: {written}"
+        for link in links:
+            if link.endswith("/") and not link.startswith(("http", "#")):
+                target = (html_page_for(page, built_site.directory).parent / link).resolve()
+                assert (target / "index.html").exists(), f"{page.name}: broken link {link}"
