@@ -372,7 +372,11 @@ def _page_links(html_text: str, page, files) -> str:
 
 
 def _notebook_page_content(html_text: str, page, config, files) -> str:
-    """Put the install box under a notebook page's summary; give its figures their alt text."""
+    """Put the install box under a notebook page's summary; give its figures their alt text.
+
+    The notebook's own links are resolved first: the box's links are already page URLs.
+    """
+    html_text = _page_links(html_text, page, files)
     path = Path(page.file.src_uri)
     blocks = pages.parse_blocks((pages.DOCS / path).read_text(encoding="utf-8"), f"docs/{path}")
     run = _RUNS.get(page.file.src_uri)
@@ -389,7 +393,7 @@ def _notebook_page_content(html_text: str, page, config, files) -> str:
     alts = [figure["alt"] for output in (run.outputs if run else []) for figure in output.figures]
     for alt in alts:
         html_text = html_text.replace(NO_ALT, f'alt="{html.escape(alt, quote=True)}"', 1)
-    return _page_links(html_text, page, files)
+    return html_text
 
 
 def on_page_content(html_text, page, config, files):
