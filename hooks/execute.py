@@ -54,6 +54,7 @@ KATEX_FILES = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
 
 COPY_ALL = "md-button dlref-copy-all"  # on_page_content gives this button the page's script
 _RUNS: dict[str, pages.PageRun | None] = {}  # src_uri -> this build's run of the page
+_NOTEBOOK_BLOCKS: dict[str, list[pages.Block]] = {}  # src_uri -> a notebook page's code cells
 _PACKAGE: install.Package | None = None  # this build's package facts, read once in on_config
 RENDERED_NOTEBOOKS = pages.ROOT / ".cache" / "notebook-pages"  # what mkdocs-jupyter renders
 NO_ALT = 'alt="No description has been provided for this image"'  # nbconvert's default
@@ -146,6 +147,7 @@ def _add_companions(page_file: File, files, config) -> None:
     run = _run(path, blocks)
     _RUNS[page_file.src_uri] = run
     if is_notebook(page_file):  # mkdocs-jupyter renders the notebook with this run's outputs
+        _NOTEBOOK_BLOCKS[page_file.src_uri] = blocks
         rendered = RENDERED_NOTEBOOKS / page_file.src_uri
         rendered.parent.mkdir(parents=True, exist_ok=True)
         rendered.write_text(notebook.rendered_notebook(text, blocks, run), encoding="utf-8")
@@ -377,9 +379,7 @@ def _notebook_page_content(html_text: str, page, config, files) -> str:
     The notebook's own links are resolved first: the box's links are already page URLs.
     """
     html_text = _page_links(html_text, page, files)
-    path = Path(page.file.src_uri)
-    blocks = pages.parse_blocks((pages.DOCS / path).read_text(encoding="utf-8"), f"docs/{path}")
-    run = _RUNS.get(page.file.src_uri)
+    blocks, run = _NOTEBOOK_BLOCKS[page.file.src_uri], _RUNS.get(page.file.src_uri)
     folder = page.url if page.url.endswith("/") else posixpath.dirname(page.url)
     box = "\n".join(_header(page, blocks, run, config, lambda uri: posixpath.relpath(uri, folder)))
     box_html = python_markdown.markdown(
