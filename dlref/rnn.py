@@ -1,6 +1,6 @@
 r"""Recurrent networks from their update rules: the Elman RNN, the LSTM and the GRU.
 
-Explained on the page [The learning path](../learning-path.md).
+Explained on the page [Recurrent networks](../architectures/recurrent-networks.md).
 
 A recurrent network reads a sequence $x_1, \dots, x_T$ one step at a time and carries a hidden
 state $h_t \in \mathbb{R}^H$ from each step to the next, computed with the same weights at every
@@ -44,7 +44,8 @@ $$
 \begin{aligned}
 r_t &= \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}), \\
 z_t &= \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}), \\
-n_t &= \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn})), \\
+n_t &= \tanh\big(W_{in} x_t + b_{in} \\
+&\qquad + r_t \odot (W_{hn} h_{t-1} + b_{hn})\big), \\
 h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}.
 \end{aligned}
 $$
@@ -108,6 +109,7 @@ def _check_input(caller: str, x: object, input_size: int, batched: str) -> None:
 # --- One step of each recurrence: the input part gx = W_ih x + b_ih is already computed. ---
 
 
+# --8<-- [start:rnn-step]
 def rnn_step(
     gx: torch.Tensor,
     h: torch.Tensor,
@@ -120,6 +122,10 @@ def rnn_step(
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)  # h_t = phi(...)
 
 
+# --8<-- [end:rnn-step]
+
+
+# --8<-- [start:lstm-step]
 def lstm_step(
     gx: torch.Tensor,
     h: torch.Tensor,
@@ -136,6 +142,10 @@ def lstm_step(
     return h, c
 
 
+# --8<-- [end:lstm-step]
+
+
+# --8<-- [start:gru-step]
 def gru_step(
     gx: torch.Tensor,
     h: torch.Tensor,
@@ -149,6 +159,9 @@ def gru_step(
     z = torch.sigmoid(x_z + h_z)  # update gate z_t
     n = torch.tanh(x_n + r * h_n)  # candidate n_t: the reset gate scales W_hn h + b_hn
     return (1 - z) * n + z * h  # h_t = (1 - z_t) n_t + z_t h_{t-1}
+
+
+# --8<-- [end:gru-step]
 
 
 # --- Cells: one step, with their own weights. ---

@@ -9,7 +9,7 @@ what differs (value, gradient, shape) and where. One module per page's exercises
 importable from here.
 """
 
-from dlref.exercises import activations, backprop, conv, gradients, norm, optim, train
+from dlref.exercises import activations, backprop, conv, gradients, norm, optim, rnn, train
 from dlref.exercises.activations import *  # noqa: F403
 from dlref.exercises.backprop import *  # noqa: F403
 from dlref.exercises.checking import ExerciseFailed
@@ -17,6 +17,7 @@ from dlref.exercises.conv import *  # noqa: F403
 from dlref.exercises.gradients import *  # noqa: F403
 from dlref.exercises.norm import *  # noqa: F403
 from dlref.exercises.optim import *  # noqa: F403
+from dlref.exercises.rnn import *  # noqa: F403
 from dlref.exercises.train import *  # noqa: F403
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     *gradients.__all__,
     *norm.__all__,
     *optim.__all__,
+    *rnn.__all__,
     *train.__all__,
 ]
