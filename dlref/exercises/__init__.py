@@ -9,7 +9,17 @@ what differs (value, gradient, shape) and where. One module per page's exercises
 importable from here.
 """
 
-from dlref.exercises import activations, backprop, conv, gradients, norm, optim, rnn, train
+from dlref.exercises import (
+    activations,
+    backprop,
+    conv,
+    gradients,
+    norm,
+    optim,
+    rnn,
+    train,
+    transformer,
+)
 from dlref.exercises.activations import *  # noqa: F403
 from dlref.exercises.backprop import *  # noqa: F403
 from dlref.exercises.checking import ExerciseFailed
@@ -19,6 +29,7 @@ from dlref.exercises.norm import *  # noqa: F403
 from dlref.exercises.optim import *  # noqa: F403
 from dlref.exercises.rnn import *  # noqa: F403
 from dlref.exercises.train import *  # noqa: F403
+from dlref.exercises.transformer import *  # noqa: F403
 
 __all__ = [
     "ExerciseFailed",
@@ -30,4 +41,5 @@ __all__ = [
     *optim.__all__,
     *rnn.__all__,
     *train.__all__,
+    *transformer.__all__,
 ]

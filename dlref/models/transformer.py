@@ -1,6 +1,6 @@
 r"""Transformers: a pre-norm block, a GPT-style language model and an encoder that classifies.
 
-Explained on the page [The learning path](../../learning-path.md).
+Explained on the page [Transformers](../../architectures/transformers.md).
 
 A block keeps the shape $(B, T, C)$ of its input $x$ (batch, positions, $C$ = ``d_model``
 features) and adds two sublayers to it, each applied to a layer-normalised copy (pre-norm,
@@ -108,6 +108,14 @@ class TransformerBlock(nn.Module):
     (multi-head attention with ``nn.MultiheadAttention``'s layout), ``linear1``, ``linear2``,
     ``norm1``, ``norm2``, so each loads the other's ``state_dict`` and computes the same thing.
 
+    ``forward(x, attn_mask=None, key_padding_mask=None)`` takes ``x`` of shape ``(B, T, C)``,
+    ``attn_mask`` of shape ``(T, T)`` or ``(B * nhead, T, T)`` (boolean ``True`` = may NOT attend,
+    or a float mask added to the scores: ``nn.MultiheadAttention``'s convention) and
+    ``key_padding_mask`` ``(B, T)`` (``True`` marks padding no position attends to), and returns
+    ``(B, T, C)``. ``forward_cached(x, cache)`` runs the block causally on new positions only,
+    attending to the keys and values ``(B, H, T_old, C / H)`` cached for the earlier ones, and
+    returns the output and the extended cache; it is for generation, in eval mode (no dropout).
+
     Args:
         d_model: Features per position, $C$.
         nhead: Attention heads; must divide ``d_model``.
@@ -140,51 +148,45 @@ class TransformerBlock(nn.Module):
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
-    def mlp(self, x: torch.Tensor) -> torch.Tensor:
-        """The position-wise MLP branch, with its dropouts: ``(B, T, C) -> (B, T, C)``."""
-        return self.dropout2(self.linear2(self.dropout(F.gelu(self.linear1(x)))))
-
+    # --8<-- [start:block]
     def forward(
         self,
         x: torch.Tensor,
         attn_mask: torch.Tensor | None = None,
         key_padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Apply the block to ``x`` of shape ``(B, T, C)``.
+        """Apply the block to ``x`` ``(B, T, C)``; masks as in ``nn.MultiheadAttention``."""
+        self._check_input(x, attn_mask, key_padding_mask)
+        u = self.norm1(x)  # (B, T, C), normalised copy for the attention branch
+        a = self.self_attn(
+            u, u, u, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False
+        )[0]
+        x = x + self.dropout1(a)  # h = x + MHA(LN1(x))
+        return x + self.mlp(self.norm2(x))  # y = h + MLP(LN2(h))
 
-        Args:
-            x: Input features, ``(B, T, d_model)``.
-            attn_mask: ``(T, T)`` or ``(B * nhead, T, T)``; boolean ``True`` = may NOT attend,
-                or a float mask added to the scores (``nn.MultiheadAttention``'s convention).
-            key_padding_mask: ``(B, T)``; ``True`` marks padding that no position attends to.
+    def mlp(self, x: torch.Tensor) -> torch.Tensor:
+        """The position-wise MLP, ``(B, T, C) -> (B, T, C)``."""
+        h = self.dropout(F.gelu(self.linear1(x)))  # (B, T, F)
+        return self.dropout2(self.linear2(h))  # (B, T, C)
 
-        Returns:
-            The output, ``(B, T, d_model)``.
-        """
+    # --8<-- [end:block]
+
+    def _check_input(self, x, attn_mask, key_padding_mask) -> None:
+        """Raise unless ``x`` is ``(B, T, d_model)`` and the masks fit it."""
         _check_features("TransformerBlock", x, self.d_model)
         B, T, _ = x.shape
         _check_mask("TransformerBlock", "attn_mask", attn_mask, [(T, T), (B * self.nhead, T, T)])
         _check_mask("TransformerBlock", "key_padding_mask", key_padding_mask, [(B, T)])
-        u = self.norm1(x)  # (B, T, C)
-        a = self.self_attn(
-            u, u, u, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False
-        )[0]
-        x = x + self.dropout1(a)  # residual around attention
-        return x + self.mlp(self.norm2(x))  # residual around the MLP
 
+    # --8<-- [start:kv-cache]
     def forward_cached(self, x: torch.Tensor, cache: tuple | None) -> tuple[torch.Tensor, tuple]:
-        """Causal self-attention of new positions ``x`` ``(B, T_new, C)`` onto cached ones.
-
-        ``cache`` holds the keys and values ``(B, H, T_old, C / H)`` of the positions before
-        ``x`` (or ``None``); returns the block's output for ``x`` and the cache extended by it.
-        Dropout is not applied: this is for generation, in eval mode.
-        """
+        """The block on new positions ``x`` ``(B, T_new, C)``, keys and values cached (eval)."""
         B, T_new, C = x.shape
         H, D = self.nhead, C // self.nhead
         attn = self.self_attn
         q, k, v = F.linear(self.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1)
         q, k, v = (t.view(B, T_new, H, D).transpose(1, 2) for t in (q, k, v))  # (B, H, T_new, D)
-        if cache is not None:
+        if cache is not None:  # keys and values of the earlier positions, computed once
             k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)  # (B, H, T, D)
         T = k.shape[2]
         # new position i (absolute T - T_new + i) may see keys j <= T - T_new + i
@@ -194,6 +196,8 @@ class TransformerBlock(nn.Module):
         a = (weights @ v).transpose(1, 2).reshape(B, T_new, C)  # heads side by side
         x = x + attn.out_proj(a)
         return x + self.mlp(self.norm2(x)), (k, v)
+
+    # --8<-- [end:kv-cache]
 
 
 def _init_gpt_weights(module: nn.Module, n_layer: int) -> None:
@@ -221,6 +225,10 @@ class GPT(nn.Module):
     $(B, T, V)$: row $i$ scores the token that follows $t_1, \dots, t_i$. Weights are
     initialised as in GPT-2 (normal with standard deviation 0.02, the residual output
     projections scaled by $1 / \sqrt{2 L}$ for $L$ = ``n_layer``).
+
+    ``forward(idx, targets=None)`` takes token indices ``(B, T)`` with ``T <= block_size`` and
+    returns ``(logits, loss)``: logits ``(B, T, V)`` and, given ``targets`` ``(B, T)`` (the next
+    token at every position, ``-1`` to ignore one), their mean cross-entropy, else ``None``.
 
     Args:
         vocab_size: Number of distinct tokens $V$.
@@ -277,21 +285,13 @@ class GPT(nn.Module):
         pos = torch.arange(start, start + idx.shape[1], device=idx.device)  # (T,)
         return self.drop(self.tok_emb(idx) + self.pos_emb(pos))  # (B, T, C)
 
+    # --8<-- [start:gpt]
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits for every position, and the mean cross-entropy against ``targets`` if given.
-
-        Args:
-            idx: Token indices, ``(B, T)`` with ``T <= block_size``.
-            targets: The next token at every position, ``(B, T)``; ``-1`` entries are ignored.
-
-        Returns:
-            ``(logits, loss)``: logits ``(B, T, vocab_size)`` and the loss (``None`` without
-            targets).
-        """
+        """Logits ``(B, T, V)`` of ``idx`` ``(B, T)``; the loss against ``targets`` if given."""
         _check_tokens("GPT", idx, self.block_size)
-        x = self._embed(idx)  # (B, T, C)
+        x = self._embed(idx)  # (B, T, C): E[t_i] + P[i]
         mask = causal_mask(idx.shape[1], idx.device)  # position i sees j <= i
         for block in self.blocks:
             x = block(x, attn_mask=mask)
@@ -299,7 +299,9 @@ class GPT(nn.Module):
         if targets is None:
             return logits, None
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-1)
-        return logits, loss
+        return logits, loss  # targets of -1 are ignored
+
+    # --8<-- [end:gpt]
 
     def _step(self, idx: torch.Tensor, cache: KVCache | None, start: int) -> tuple:
         """Logits of the last position of ``idx`` and the extended cache (no grad, eval)."""
