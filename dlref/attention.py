@@ -1,6 +1,6 @@
 r"""Attention from scratch: scaled dot-product attention, multi-head attention, positions.
 
-Explained on the page [The learning path](../learning-path.md).
+Explained on the page [Attention](../architectures/attention.md).
 
 **Scaled dot-product attention.** Each of $L$ queries $q_i \in \mathbb{R}^{d_k}$ is compared
 with each of $S$ keys $k_j \in \mathbb{R}^{d_k}$ by a dot product; a softmax over the keys turns
@@ -129,6 +129,7 @@ def scaled_dot_product_attention(
     return _attend(query, key, value, mask, dropout_p)
 
 
+# --8<-- [start:attend]
 def _attend(q, k, v, mask, dropout_p=0.0):
     """softmax(q k^T / sqrt(d_k) + mask) v, with an additive mask (or None)."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., L, S)
@@ -138,6 +139,9 @@ def _attend(q, k, v, mask, dropout_p=0.0):
     if dropout_p > 0:
         weights = F.dropout(weights, dropout_p)  # zero some weights, scale the rest
     return weights @ v, weights  # (..., L, d_v), (..., L, S)
+
+
+# --8<-- [end:attend]
 
 
 class MultiHeadAttention(nn.Module):
@@ -194,6 +198,7 @@ class MultiHeadAttention(nn.Module):
             nn.init.zeros_(self.in_proj_bias)
             nn.init.zeros_(self.out_proj.bias)
 
+    # --8<-- [start:forward]
     def forward(
         self,
         query: torch.Tensor,
@@ -217,6 +222,8 @@ class MultiHeadAttention(nn.Module):
         out, weights = _attend(q, k, v, mask, p)  # (B, h, L, d), (B, h, L, S)
         out = self.out_proj(out.transpose(1, 2).reshape(B, L, E))  # concatenate heads, mix
         return out, weights.mean(dim=1) if need_weights else None  # (B, L, E), (B, L, S)
+
+    # --8<-- [end:forward]
 
 
 def sinusoidal_positional_encoding(max_len: int, d_model: int) -> torch.Tensor:

@@ -11,6 +11,7 @@ importable from here.
 
 from dlref.exercises import (
     activations,
+    attention,
     backprop,
     conv,
     gradients,
@@ -21,6 +22,7 @@ from dlref.exercises import (
     transformer,
 )
 from dlref.exercises.activations import *  # noqa: F403
+from dlref.exercises.attention import *  # noqa: F403
 from dlref.exercises.backprop import *  # noqa: F403
 from dlref.exercises.checking import ExerciseFailed
 from dlref.exercises.conv import *  # noqa: F403
@@ -34,6 +36,7 @@ from dlref.exercises.transformer import *  # noqa: F403
 __all__ = [
     "ExerciseFailed",
     *activations.__all__,
+    *attention.__all__,
     *backprop.__all__,
     *conv.__all__,
     *gradients.__all__,
