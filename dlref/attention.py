@@ -182,7 +182,7 @@ class MultiHeadAttention(nn.Module):
         self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True
     ) -> None:
         super().__init__()
-        _check_heads("MultiHeadAttention", embed_dim, num_heads)
+        checks.divisible("MultiHeadAttention", "embed_dim", embed_dim, "num_heads", num_heads)
         checks.number("MultiHeadAttention", "dropout", dropout, 0, 1)
         self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
         self.head_dim = embed_dim // num_heads
@@ -253,17 +253,6 @@ def sinusoidal_positional_encoding(max_len: int, d_model: int) -> torch.Tensor:
     pe[:, 0::2] = torch.sin(position * omega)  # even columns
     pe[:, 1::2] = torch.cos(position * omega[: d_model // 2])  # odd columns
     return pe.to(torch.get_default_dtype())
-
-
-def _check_heads(caller: str, embed_dim: object, num_heads: object) -> None:
-    """Check the sizes of a multi-head attention: ``num_heads`` divides ``embed_dim``."""
-    checks.integer(caller, "embed_dim", embed_dim, 1)
-    checks.integer(caller, "num_heads", num_heads, 1)
-    if embed_dim % num_heads:
-        raise ValueError(
-            f"{caller} expects embed_dim divisible by num_heads, got embed_dim {embed_dim} "
-            f"and num_heads {num_heads}"
-        )
 
 
 def _check_shape(caller: str, name: str, x: torch.Tensor, wanted: tuple, shown: str) -> None:

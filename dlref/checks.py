@@ -98,6 +98,19 @@ def integer(
         raise ValueError(f"{caller} expects {name} {wanted}, got {value!r}")
 
 
+def divisible(caller: str, name: str, value: object, by_name: str, by: object) -> None:
+    """Raise unless ``value`` and ``by`` are positive ints and ``by`` divides ``value``.
+
+    For sizes that split into equal parts, such as an embedding into attention heads.
+    """
+    integer(caller, name, value, 1)
+    integer(caller, by_name, by, 1)
+    if value % by:
+        raise ValueError(
+            f"{caller} expects {name} divisible by {by_name}, got {name}={value}, {by_name}={by}"
+        )
+
+
 def one_of(caller: str, name: str, value: object, choices: Collection[object]) -> None:
     """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
     if value not in choices:

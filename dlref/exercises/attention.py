@@ -41,6 +41,9 @@ def check_attention(attention) -> None:
 
     Compared with ``torch.nn.functional.scaled_dot_product_attention`` on batched inputs with
     more keys than queries and a value size different from the key size.
+
+    Raises:
+        ExerciseFailed: With a hint naming what differs, if the answer is not right yet.
     """
     generator = torch.Generator().manual_seed(0)
     q = torch.randn(2, 4, 8, generator=generator, dtype=torch.float64)  # (B, L, d_k)
@@ -84,6 +87,9 @@ def check_causal_mask(causal_mask) -> None:
     ``True`` means *masked out*: query ``i`` may not look at keys ``j > i``. Checked for several
     sizes, and by running ``nn.MultiheadAttention`` with it: a later input never changes an
     earlier output.
+
+    Raises:
+        ExerciseFailed: With a hint naming what differs, if the answer is not right yet.
     """
     for n in (5, 8, 2, 1):
         got = call(causal_mask, n, what=f"causal_mask({n})")

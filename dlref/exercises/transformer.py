@@ -26,6 +26,9 @@ def check_post_norm(post_norm: Callable[[TransformerBlock, torch.Tensor], torch.
 
     The reference is ``nn.TransformerEncoderLayer(..., activation="gelu", batch_first=True,
     norm_first=False)`` loaded with ``block``'s ``state_dict``, in float64.
+
+    Raises:
+        ExerciseFailed: With a hint naming what differs, if the answer is not right yet.
     """
     torch.manual_seed(0)
     block = TransformerBlock(12, 3, 24).double()
@@ -83,7 +86,11 @@ def _formula(v: int, t: int, n: int, c: int) -> int:
 
 
 def check_gpt_parameters(count: Callable[[int, int, int, int], int]) -> None:
-    """Check ``count(vocab_size, block_size, n_layer, n_embd)``: the parameters of a ``GPT``."""
+    """Check ``count(vocab_size, block_size, n_layer, n_embd)``: the parameters of a ``GPT``.
+
+    Raises:
+        ExerciseFailed: With a hint naming what differs, if the answer is not right yet.
+    """
     answers = [
         call(count, *case, what=f"count{case}") for case in _CASES[:2] + [_CASES[3]]
     ]  # the GPT-2 small case is checked by the formula only (too large to build here)

@@ -46,16 +46,6 @@ __all__ = ["GPT", "TransformerBlock", "TransformerClassifier", "causal_mask"]
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-def _check_heads(caller: str, d_model: object, nhead: object) -> None:
-    """Raise unless both are positive integers and ``nhead`` divides ``d_model``."""
-    checks.integer(caller, "d_model", d_model, 1)
-    checks.integer(caller, "nhead", nhead, 1)
-    if d_model % nhead:
-        raise ValueError(
-            f"{caller} expects d_model divisible by nhead, got d_model={d_model}, nhead={nhead}"
-        )
-
-
 def _check_features(caller: str, x: object, d_model: int) -> None:
     """Raise unless ``x`` is a floating tensor of shape ``(B, T, d_model)``."""
     checks.floating_tensor(caller, x)
@@ -128,6 +118,8 @@ class TransformerBlock(nn.Module):
             ``dropout`` is outside $[0, 1)$.
 
     Example:
+        >>> import torch
+        >>> from dlref.models.transformer import TransformerBlock, causal_mask
         >>> block = TransformerBlock(16, 4, 64)
         >>> block(torch.randn(2, 5, 16), attn_mask=causal_mask(5)).shape
         torch.Size([2, 5, 16])
@@ -135,7 +127,7 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float = 0.0):
         super().__init__()
-        _check_heads("TransformerBlock", d_model, nhead)
+        checks.divisible("TransformerBlock", "d_model", d_model, "nhead", nhead)
         checks.integer("TransformerBlock", "dim_feedforward", dim_feedforward, 1)
         checks.number("TransformerBlock", "dropout", dropout, 0, 1)
         self.d_model, self.nhead = d_model, nhead
@@ -244,6 +236,8 @@ class GPT(nn.Module):
             ``dropout`` is outside $[0, 1)$.
 
     Example:
+        >>> import torch
+        >>> from dlref.models.transformer import GPT
         >>> model = GPT(vocab_size=10, block_size=8, n_layer=2, n_head=2, n_embd=16)
         >>> logits, loss = model(torch.zeros(3, 8, dtype=torch.long))
         >>> logits.shape, loss
@@ -266,7 +260,7 @@ class GPT(nn.Module):
             ("n_layer", n_layer),
         ]:
             checks.integer("GPT", name, value, 1)
-        _check_heads("GPT", n_embd, n_head)
+        checks.divisible("GPT", "n_embd", n_embd, "n_head", n_head)
         checks.number("GPT", "dropout", dropout, 0, 1)
         self.vocab_size, self.block_size = vocab_size, block_size
         self.tok_emb = nn.Embedding(vocab_size, n_embd)  # E: (V, C)
@@ -387,6 +381,8 @@ class TransformerClassifier(nn.Module):
         dropout: Dropout probability, in $[0, 1)$.
 
     Example:
+        >>> import torch
+        >>> from dlref.models.transformer import TransformerClassifier
         >>> model = TransformerClassifier(20, 12, d_model=16, nhead=2, num_layers=1, num_classes=3)
         >>> model(torch.randint(0, 20, (4, 12))).shape
         torch.Size([4, 3])
@@ -411,7 +407,7 @@ class TransformerClassifier(nn.Module):
             ("num_classes", num_classes),
         ]:
             checks.integer("TransformerClassifier", name, value, 1)
-        _check_heads("TransformerClassifier", d_model, nhead)
+        checks.divisible("TransformerClassifier", "d_model", d_model, "nhead", nhead)
         self.max_len = max_len
         self.tok_emb = nn.Embedding(vocab_size, d_model)
         self.pos_emb = nn.Embedding(max_len, d_model)

@@ -262,8 +262,8 @@ def _raises(error, message, fn, *args, **kwargs):
 def test_errors_name_the_caller_and_say_what_came():
     _raises(
         ValueError,
-        "MultiHeadAttention expects embed_dim divisible by num_heads, got embed_dim 10 and "
-        "num_heads 3",
+        "MultiHeadAttention expects embed_dim divisible by num_heads, "
+        "got embed_dim=10, num_heads=3",
         MultiHeadAttention,
         10,
         3,

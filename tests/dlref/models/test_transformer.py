@@ -169,7 +169,7 @@ def test_errors_name_the_caller_and_say_what_came():
     message = "TransformerBlock expects d_model divisible by nhead, got d_model=10, nhead=3"
     with pytest.raises(ValueError, match=re.escape(message)):
         TransformerBlock(10, 3, 20)
-    with pytest.raises(ValueError, match="GPT expects d_model divisible by nhead"):
+    with pytest.raises(ValueError, match="GPT expects n_embd divisible by n_head"):
         GPT(5, 8, 1, 3, 16)
     model = _gpt()
     with pytest.raises(
