@@ -32,12 +32,13 @@ A floating-point mask is added to the scores in both.
 
 **Multi-head attention.** $h$ heads attend in parallel, each in its own subspace of size
 $d = E / h$ of the embedding size $E$. Head $i$ projects the inputs with its own
-$W_i^Q, W_i^K, W_i^V$ $(E, d)$; the heads' outputs are concatenated and mixed by $W^O$ $(E, E)$:
+$W_i^Q, W_i^K, W_i^V$ $(E, d)$; the heads' outputs are concatenated and mixed by $W^O$ $(E, E)$,
+with $\mathrm{Attn}$ the scaled dot-product attention above:
 
 $$
 \begin{aligned}
-\mathrm{head}_i &= \mathrm{Attention}(Q W_i^Q, K W_i^K, V W_i^V), \\
-\mathrm{MHA}(Q, K, V) &= [\mathrm{head}_1, \dots, \mathrm{head}_h]\, W^O.
+\mathrm{head}_i &= \mathrm{Attn}(Q W_i^Q, K W_i^K, V W_i^V), \\
+\mathrm{MHA} &= [\mathrm{head}_1, \dots, \mathrm{head}_h]\, W^O,
 \end{aligned}
 $$
 
