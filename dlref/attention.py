@@ -256,14 +256,6 @@ def sinusoidal_positional_encoding(max_len: int, d_model: int) -> torch.Tensor:
     return pe.to(torch.get_default_dtype())
 
 
-def _check_shape(caller: str, name: str, x: torch.Tensor, wanted: tuple, shown: str) -> None:
-    """Raise unless ``x`` has the shape ``wanted`` (``None`` entries match any size)."""
-    if x.dim() != len(wanted) or any(
-        w is not None and w != n for w, n in zip(wanted, x.shape, strict=True)
-    ):
-        raise ValueError(f"{caller} expects {name} of shape {shown}, got {tuple(x.shape)}")
-
-
 def _mask_tensor(caller: str, name: str, mask: object) -> torch.Tensor:
     """Check that ``mask`` is a boolean or floating-point tensor."""
     if not isinstance(mask, torch.Tensor):
@@ -323,25 +315,25 @@ def _mha_mask(mha, query, key, value, key_padding_mask, attn_mask) -> torch.Tens
     caller, E, h = "MultiHeadAttention", mha.embed_dim, mha.num_heads
     for name, x in (("query", query), ("key", key), ("value", value)):
         checks.floating_tensor(caller, x, name)
-    _check_shape(caller, "query", query, (None, None, E), f"(B, L, {E})")
+    checks.shape(caller, "query", query, (None, None, E), f"(B, L, {E})")
     B, L = query.shape[:2]
-    _check_shape(caller, "key", key, (B, None, E), f"({B}, S, {E})")
+    checks.shape(caller, "key", key, (B, None, E), f"({B}, S, {E})")
     S = key.shape[1]
-    _check_shape(caller, "value", value, (B, S, E), f"({B}, {S}, {E}), like key")
+    checks.shape(caller, "value", value, (B, S, E), f"({B}, {S}, {E}), like key")
     mask = None
     if attn_mask is not None:
         attn_mask = _mask_tensor(caller, "attn_mask", attn_mask)
         if attn_mask.dim() == 3:
-            _check_shape(
+            checks.shape(
                 caller, "attn_mask", attn_mask, (B * h, L, S), f"({L}, {S}) or {(B * h, L, S)}"
             )
             attn_mask = attn_mask.view(B, h, L, S)  # row b * h + i is batch b, head i
         else:
-            _check_shape(caller, "attn_mask", attn_mask, (L, S), f"({L}, {S}) or {(B * h, L, S)}")
+            checks.shape(caller, "attn_mask", attn_mask, (L, S), f"({L}, {S}) or {(B * h, L, S)}")
         mask = _additive(attn_mask, attn_mask, query.dtype)  # True = masked out
     if key_padding_mask is not None:
         padding = _mask_tensor(caller, "key_padding_mask", key_padding_mask)
-        _check_shape(caller, "key_padding_mask", padding, (B, S), f"({B}, {S})")
+        checks.shape(caller, "key_padding_mask", padding, (B, S), f"({B}, {S})")
         padding = _additive(padding, padding, query.dtype).view(B, 1, 1, S)
         mask = padding if mask is None else mask + padding
     return mask

@@ -128,6 +128,20 @@ def floating_tensor(caller: str, x: object, name: str = "x") -> None:
         )
 
 
+def shape(caller: str, name: str, x: torch.Tensor, wanted: tuple, shown: str | None = None) -> None:
+    """Raise ``ValueError`` unless ``x`` has the shape ``wanted`` (``None`` matches any size).
+
+    ``shown`` is how the message writes the wanted shape, such as ``"(B, L, 16)"``; by default,
+    ``wanted`` itself.
+    """
+    fits = x.dim() == len(wanted) and all(
+        w is None or w == n for w, n in zip(wanted, x.shape, strict=True)
+    )
+    if not fits:
+        shown = str(tuple(wanted)) if shown is None else shown
+        raise ValueError(f"{caller} expects {name} of shape {shown}, got {tuple(x.shape)}")
+
+
 def dimension(caller: str, x: torch.Tensor, dim: object) -> None:
     """Raise unless ``dim`` indexes a dimension of ``x`` (a 0-d tensor counts as having one)."""
     integer(caller, "dim", dim)

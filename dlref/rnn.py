@@ -87,13 +87,6 @@ def _check_sizes(caller: str, input_size: object, hidden_size: object, bias: obj
         raise TypeError(f"{caller} expects bias to be a bool, got {type(bias).__name__}")
 
 
-def _check_shape(caller: str, name: str, x: torch.Tensor, wanted: tuple[int, ...]) -> None:
-    """Raise ``ValueError`` unless ``x`` has exactly the shape ``wanted``."""
-    checks.floating_tensor(caller, x, name)
-    if tuple(x.shape) != tuple(wanted):
-        raise ValueError(f"{caller} expects {name} of shape {tuple(wanted)}, got {tuple(x.shape)}")
-
-
 def _check_input(caller: str, x: object, input_size: int, batched: str) -> None:
     """Raise unless ``x`` is a floating tensor ``(batched..., input_size)`` or unbatched."""
     checks.floating_tensor(caller, x, "input")
@@ -202,7 +195,8 @@ class _Cell(nn.Module):
         shape = (*x.shape[:-1], self.hidden_size)  # (B, H) or (H,)
         if hx is None:
             return x.new_zeros(shape)
-        _check_shape(type(self).__name__, name, hx, shape)
+        checks.floating_tensor(type(self).__name__, hx, name)
+        checks.shape(type(self).__name__, name, hx, shape)
         return hx
 
     def _input(self, x: object) -> torch.Tensor:
@@ -384,7 +378,8 @@ class _Recurrent(nn.Module):
                 f"got {type(hx).__name__}"
             )
         for name, state in zip(self.state_names, states, strict=True):
-            _check_shape(caller, name, state, shape)
+            checks.floating_tensor(caller, state, name)
+            checks.shape(caller, name, state, shape)
         return [tuple(state[layer] for state in states) for layer in range(self.num_layers)]
 
     def _run(self, x: torch.Tensor, hx: object) -> tuple[torch.Tensor, State]:

@@ -79,3 +79,11 @@ def test_values_in_range_pass():
     checks.dimension("f", torch.zeros(()), -1)  # a 0-d tensor has one dimension to reduce over
     assert checks.is_integer(3) and not checks.is_integer(True) and not checks.is_integer(3.0)
     assert checks.is_real(3.0) and checks.is_real(3) and not checks.is_real(False)
+
+
+def test_shape_matches_sizes_and_wildcards_and_says_what_it_wanted():
+    checks.shape("f", "x", torch.zeros(2, 5, 8), (None, None, 8))
+    with pytest.raises(ValueError, match=r"^f expects x of shape \(2, 3\), got \(2, 4\)$"):
+        checks.shape("f", "x", torch.zeros(2, 4), (2, 3))
+    with pytest.raises(ValueError, match=r"^f expects key of shape \(B, S, 8\), got \(2, 8\)$"):
+        checks.shape("f", "key", torch.zeros(2, 8), (None, None, 8), "(B, S, 8)")
