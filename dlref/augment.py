@@ -9,8 +9,9 @@ then minimises the risk over the orbit of each example,
 
 $$
 \begin{aligned}
-\hat{R}(\theta) = \frac{1}{N} \sum_{n=1}^{N}
-\mathbb{E}_{t \sim T}\, \ell\bigl(f_\theta(t(x_n)), y_n\bigr),
+\hat{R}(\theta) &= \frac{1}{N} \sum_{n=1}^{N}
+\mathbb{E}_{t \sim T}\, \ell_n(t), \\
+\ell_n(t) &= \ell\bigl(f_\theta(t(x_n)), y_n\bigr),
 \end{aligned}
 $$
 
