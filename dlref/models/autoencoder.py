@@ -557,7 +557,7 @@ def train_autoencoder(
     seed: int = 0,
 ) -> list[float]:
     """Adam on random batches of x; noisy inputs if ``noise``, always scored against clean x."""
-    _check_train_args(model, x, steps, lr, batch_size, noise, noise_level, seed)
+    _check_train_args(model, x, steps, lr, batch_size, loss, noise, noise_level, beta, seed)
     generator = torch.Generator(device=x.device).manual_seed(seed)  # batches, noise, eps
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     batch = len(x) if batch_size is None else min(batch_size, len(x))
@@ -589,11 +589,13 @@ def _check_train_args(
     steps: object,
     lr: object,
     batch_size: object,
+    loss: object,
     noise: object,
     noise_level: object,
+    beta: object,
     seed: object,
 ) -> None:
-    """Check the arguments of ``train_autoencoder`` (the loss kind is checked on first use)."""
+    """Check the arguments of ``train_autoencoder``."""
     caller = "train_autoencoder"
     if not isinstance(model, nn.Module):
         raise TypeError(f"{caller} expects model to be an nn.Module, got {type(model).__name__}")
@@ -604,6 +606,8 @@ def _check_train_args(
     checks.number(caller, "lr", lr, 0, closed_low=False)
     if batch_size is not None:
         checks.integer(caller, "batch_size", batch_size, 1)
+    checks.one_of(caller, "loss", loss, _RECONSTRUCTIONS)
+    checks.number(caller, "beta", beta, 0)
     if noise is not None:
         checks.one_of(caller, "noise", noise, _NOISES)
         high = 1 if noise == "mask" else float("inf")

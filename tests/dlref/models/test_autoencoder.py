@@ -619,8 +619,9 @@ def test_function_errors(call, error, message):
         (
             {"loss": "l1"},
             ValueError,
-            "reconstruction_error expects kind to be one of 'mse', 'bce', got 'l1'",
+            "train_autoencoder expects loss to be one of 'mse', 'bce', got 'l1'",
         ),
+        ({"beta": -0.5}, ValueError, "train_autoencoder expects beta >= 0, got -0.5"),
     ],  # fmt: skip
 )
 def test_training_errors(kwargs, error, message):
