@@ -3,9 +3,10 @@ r"""Transfer learning: reuse a trained network's weights on a new task.
 Explained on the page [Transfer learning](../training/transfer-learning.md).
 
 A network trained on a large source task is a feature extractor $f_\theta$ followed by a head,
-a linear layer with weights $W \in \mathbb{R}^{C \times n}$ and bias $b \in \mathbb{R}^{C}$ for
-$C$ classes. For a new task with $C'$ classes, keep $f_\theta$, replace the head by a fresh
-$W' \in \mathbb{R}^{C' \times n}$ (`replace_head`), and choose how much of $\theta$ to train:
+a linear layer $z = f_\theta(x)\, W^\top + b$ with $W \in \mathbb{R}^{C \times n_{L-1}}$ for $C$
+classes. For a new task with $C'$ classes, keep $f_\theta$, replace the head by a fresh
+$W' \in \mathbb{R}^{C' \times n_{L-1}}$, $b' \in \mathbb{R}^{C'}$ (`replace_head`), and choose
+how much of $\theta$ to train:
 
 - **linear probe**: freeze all of $\theta$ (`freeze`), train the head only;
 - **fine-tuning**: train everything, the pretrained part with smaller learning rates
@@ -35,11 +36,11 @@ Ruder, 2018, divide by 2.6 per layer: $\xi = 1/2.6$).
 
 **Batch-norm statistics.** In training mode a batch-norm layer normalises with the batch's
 $\mu_\mathcal{B}, \sigma^2_\mathcal{B}$ and updates its running averages
-$\hat\mu \leftarrow (1 - m)\,\hat\mu + m\,\mu_\mathcal{B}$ (and the same for the variance);
-in evaluation mode it normalises with $\hat\mu, \hat\sigma^2$. Fine-tuning on a small or shifted
-dataset overwrites the source task's statistics; `frozen_batchnorm` keeps the layers in
-evaluation mode while the rest trains, so $\hat\mu, \hat\sigma^2$ stay those of pretraining and
-$\gamma, \beta$ still learn.
+$\mu_\text{run} \leftarrow (1 - m)\,\mu_\text{run} + m\,\mu_\mathcal{B}$ (and the same for the
+variance); in evaluation mode it normalises with $\mu_\text{run}, \sigma^2_\text{run}$.
+Fine-tuning on a small or shifted dataset, or in small batches, overwrites the source task's
+statistics; `frozen_batchnorm` keeps the layers in evaluation mode while the rest trains, so
+$\mu_\text{run}, \sigma^2_\text{run}$ stay those of pretraining and $\gamma, \beta$ still learn.
 
 **Checkpoints** are state dicts saved with ``torch.save(model.state_dict(), path)`` and read
 back with ``torch.load(path, weights_only=True)``, which unpickles tensors and plain containers
@@ -262,7 +263,7 @@ def frozen_batchnorm(model: nn.Module) -> Iterator[list[str]]:
 
 def _to_eval(bn: nn.Module, inputs: tuple) -> None:
     """Before each forward: evaluation mode, so model.train() cannot turn the updates back on."""
-    bn.training = False  # normalise with (mu_hat, var_hat) and leave them unchanged
+    bn.training = False  # normalise with (mu_run, var_run) and leave them unchanged
 
 
 # --8<-- [end:frozen_batchnorm]
