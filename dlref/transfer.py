@@ -134,9 +134,8 @@ def unfreeze(model: nn.Module, *targets: str | nn.Module) -> list[str]:
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """The number of scalar parameters of ``model`` (only the trainable ones if asked)."""
-    params = _selected("count_parameters", model, ())
-    tensors = dict(model.named_parameters())
-    return sum(tensors[n].numel() for n in params if tensors[n].requires_grad or not trainable_only)
+    _selected("count_parameters", model, ())  # a clear error unless model is an nn.Module
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 # --8<-- [end:freeze]
