@@ -12,6 +12,8 @@ importable from here.
 from dlref.exercises import (
     activations,
     attention,
+    augment,
+    autoencoder,
     backprop,
     conv,
     gradients,
@@ -19,10 +21,13 @@ from dlref.exercises import (
     optim,
     rnn,
     train,
+    transfer,
     transformer,
 )
 from dlref.exercises.activations import *  # noqa: F403
 from dlref.exercises.attention import *  # noqa: F403
+from dlref.exercises.augment import *  # noqa: F403
+from dlref.exercises.autoencoder import *  # noqa: F403
 from dlref.exercises.backprop import *  # noqa: F403
 from dlref.exercises.checking import ExerciseFailed
 from dlref.exercises.conv import *  # noqa: F403
@@ -31,12 +36,15 @@ from dlref.exercises.norm import *  # noqa: F403
 from dlref.exercises.optim import *  # noqa: F403
 from dlref.exercises.rnn import *  # noqa: F403
 from dlref.exercises.train import *  # noqa: F403
+from dlref.exercises.transfer import *  # noqa: F403
 from dlref.exercises.transformer import *  # noqa: F403
 
 __all__ = [
     "ExerciseFailed",
     *activations.__all__,
     *attention.__all__,
+    *augment.__all__,
+    *autoencoder.__all__,
     *backprop.__all__,
     *conv.__all__,
     *gradients.__all__,
@@ -44,5 +52,6 @@ __all__ = [
     *optim.__all__,
     *rnn.__all__,
     *train.__all__,
+    *transfer.__all__,
     *transformer.__all__,
 ]
