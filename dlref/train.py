@@ -27,21 +27,23 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class TrainingDiverged(RuntimeError):
-    """Raised by ``fit`` as soon as the loss becomes NaN or infinite.
+    """Raised by a training loop as soon as the loss becomes NaN or infinite.
 
     Attributes:
-        epoch: The epoch (counted from 1) in which the loss stopped being finite.
+        epoch: The epoch (counted from 1) in which the loss stopped being finite, or ``None``
+            for a loop counted in steps rather than epochs (``batch_index`` is then the step).
         batch_index: Index (from 0) of the training batch whose loss was not finite, or ``None``
             if it was the validation loss at the end of the epoch.
         loss: The loss value (``nan``, ``inf`` or ``-inf``).
     """
 
-    def __init__(self, epoch: int, batch_index: int | None, loss: float, hint: str) -> None:
-        where = (
-            f"epoch {epoch}, batch index {batch_index}"
-            if batch_index is not None
-            else f"the validation pass after epoch {epoch}"
-        )
+    def __init__(self, epoch: int | None, batch_index: int | None, loss: float, hint: str) -> None:
+        if epoch is None:
+            where = f"step {batch_index}"
+        elif batch_index is not None:
+            where = f"epoch {epoch}, batch index {batch_index}"
+        else:
+            where = f"the validation pass after epoch {epoch}"
         super().__init__(f"training diverged: the loss is {loss} at {where}. {hint}")
         self.epoch = epoch
         self.batch_index = batch_index

@@ -101,16 +101,8 @@ def check_gaussian_kl(gaussian_kl: Callable[[torch.Tensor, torch.Tensor], torch.
                 "row, summed over the last dimension only"
             )
         _compare(got, expected.detach(), f"value of {what}", mistakes)
-        if not got.requires_grad:
-            raise ExerciseFailed(
-                f"gradient: the output of {what} does not require grad: compute it with torch "
-                "operations on mu and logvar (no .detach(), no .item(), no NumPy)"
-            )
-        grads = torch.autograd.grad(got, [mine_mu, mine_logvar], upstream, allow_unused=True)
-        for name, grad, want in zip(("mu", "logvar"), grads, expected_grads, strict=True):
-            if grad is None:
-                raise ExerciseFailed(f"gradient: the output of {what} does not depend on {name}")
-            assert_close(grad, want, f"gradient of {name} for {what}", rtol=1e-9, atol=1e-9)
+        hint = "compute it with torch operations on mu and logvar (no .detach(), .item(), NumPy)"
+        _compare_gradients(got, (mine_mu, mine_logvar), upstream, expected_grads, what, hint)
     passed(
         "gaussian_kl",
         "Values and gradients match torch.distributions.kl_divergence summed over the code.",
@@ -168,20 +160,26 @@ def check_reparameterize(
                 "(fresh noise from torch.randn_like, or a sign, would do that)"
             )
         _compare(got, expected.detach(), f"value of {what}", mistakes)
-        if not got.requires_grad:
-            raise ExerciseFailed(
-                f"gradient: the output of {what} does not require grad: build z from mu and "
-                "logvar with torch operations (torch.normal(mu, sigma) does not pass gradients)"
-            )
-        grads = torch.autograd.grad(got, [mine_mu, mine_logvar], upstream, allow_unused=True)
-        for name, grad, want in zip(("mu", "logvar"), grads, expected_grads, strict=True):
-            if grad is None:
-                raise ExerciseFailed(f"gradient: the output of {what} does not depend on {name}")
-            assert_close(grad, want, f"gradient of {name} for {what}", rtol=1e-9, atol=1e-9)
+        hint = (
+            "build z from mu and logvar with torch operations "
+            "(torch.normal(mu, sigma) does not pass gradients)"
+        )
+        _compare_gradients(got, (mine_mu, mine_logvar), upstream, expected_grads, what, hint)
     passed(
         "reparameterize",
         "Samples and gradients match torch.distributions.Normal(mu, sigma).rsample().",
     )
+
+
+def _compare_gradients(got, inputs, upstream, expected_grads, what: str, hint: str) -> None:
+    """Compare the gradients of ``got`` with respect to ``(mu, logvar)`` with the reference's."""
+    if not got.requires_grad:
+        raise ExerciseFailed(f"gradient: the output of {what} does not require grad: {hint}")
+    grads = torch.autograd.grad(got, list(inputs), upstream, allow_unused=True)
+    for name, grad, want in zip(("mu", "logvar"), grads, expected_grads, strict=True):
+        if grad is None:
+            raise ExerciseFailed(f"gradient: the output of {what} does not depend on {name}")
+        assert_close(grad, want, f"gradient of {name} for {what}", rtol=1e-9, atol=1e-9)
 
 
 # --- 3. masking noise for a denoising autoencoder ---------------------------------------------

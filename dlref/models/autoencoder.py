@@ -72,10 +72,12 @@ $q = \mathcal{N}(0, I)$. It equals ``torch.distributions.kl_divergence`` between
 **Training.** ``train_autoencoder`` runs Adam on random batches (or the full batch), corrupting
 the inputs when asked and always scoring against the clean ones; a ``VAE`` gets ``elbo_loss``.
 One generator seeded with ``seed`` draws the batches, the noise and the VAE's $\varepsilon$, so
-a run repeats exactly on the CPU. A plain autoencoder also trains with ``dlref.train.fit``,
-whose targets may be any tensor: ``fit(model, TensorDataset(x, x), loss_fn=nn.MSELoss(), ...)``;
-this loop is for what ``fit`` does not do (fresh noise, the VAE's loss, full batches without a
-``DataLoader``'s per-sample cost).
+a run repeats exactly on the CPU. A loss that turns NaN or infinite stops the run at once with
+``dlref.train.TrainingDiverged``, which names the step and says what to try. A plain
+autoencoder also trains with ``dlref.train.fit``, whose targets may be any tensor:
+``fit(model, TensorDataset(x, x), loss_fn=nn.MSELoss(), ...)``; this loop is for what ``fit``
+does not do (fresh noise, the VAE's loss, full batches without a ``DataLoader``'s per-sample
+cost).
 
 Arguments are checked at the edges with ``dlref.checks``: a wrong shape, type or value raises
 ``ValueError`` or ``TypeError`` with a message ``<caller> expects <wanted>, got <got>``.
@@ -83,12 +85,14 @@ Arguments are checked at the edges with ``dlref.checks``: a wrong shape, type or
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from dlref import checks
+from dlref.train import TrainingDiverged, _hint
 
 __all__ = [
     "VAE",
@@ -563,7 +567,7 @@ def train_autoencoder(
     batch = len(x) if batch_size is None else min(batch_size, len(x))
     losses = []
     model.train()
-    for _ in range(steps):
+    for step in range(steps):
         rows = torch.randperm(len(x), generator=generator, device=x.device)[:batch]
         clean = x[rows]  # (B, ...) the targets
         inputs = clean if noise is None else corrupt(clean, noise, noise_level, generator)
@@ -572,10 +576,12 @@ def train_autoencoder(
             loss_value = elbo_loss(x_hat, clean, mu, logvar, loss, beta)
         else:
             loss_value = reconstruction_error(model(inputs), clean, loss).mean()
+        losses.append(loss_value.item())
+        if not math.isfinite(losses[-1]):  # stop at once, saying what to try
+            raise TrainingDiverged(None, step, losses[-1], _hint(optimizer, None, inputs))
         optimizer.zero_grad(set_to_none=True)
         loss_value.backward()
         optimizer.step()
-        losses.append(loss_value.item())
     model.eval()
     return losses
 

@@ -22,6 +22,7 @@ from dlref.models.autoencoder import (
     reparameterize,
     train_autoencoder,
 )
+from dlref.train import TrainingDiverged
 from tests.dlref.compare import F64, TOL
 
 # --- shapes and layouts ----------------------------------------------------------------------
@@ -352,6 +353,19 @@ def test_full_batch_training_with_bce_on_the_conv_autoencoder():
     model = ConvAutoencoder(1, 8, (4, 8), 3)
     losses = train_autoencoder(model, x, steps=30, lr=1e-2, loss="bce", seed=0)
     assert losses[-1] < losses[0]
+
+
+def test_a_loss_that_turns_nan_stops_training_naming_the_step():
+    x = _digits_like(8)
+    x[3, 5] = float("nan")  # one bad pixel: the full-batch loss is NaN at the first step
+    model = MLPAutoencoder(64, (8,), 2)
+    message = (
+        "training diverged: the loss is nan at step 0. Try: clean the inputs: this batch holds "
+        "1 NaN or infinite values; lower the learning rate (it is 0.001)"
+    )
+    with pytest.raises(TrainingDiverged, match=re.escape(message)) as info:
+        train_autoencoder(model, x, steps=5, seed=0)
+    assert info.value.epoch is None and info.value.batch_index == 0
 
 
 # --- errors ----------------------------------------------------------------------------------
