@@ -51,6 +51,7 @@ __all__ = [
     "BasicBlock",
     "ResNet",
     "ShortcutA",
+    "make_stage",
     "plain20",
     "plain32",
     "plain44",
@@ -63,18 +64,26 @@ __all__ = [
     "resnet110",
 ]
 
-WIDTHS = (16, 32, 64)  # channels of the three stages
 
-
-def _check_depth(depth: object) -> int:
-    """Return $n$ for ``depth`` $= 6n + 2$, or raise naming the valid depths."""
+def _check_arguments(depth: object, num_classes: object, in_channels: object, residual: object):
+    """Return $n$ for ``depth`` $= 6n + 2$, or raise naming the valid depths or the bad value."""
     checks.integer("ResNet", "depth", depth)
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(
             f"ResNet expects depth = 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), "
             f"got {depth}"
         )
+    checks.integer("ResNet", "num_classes", num_classes, 1)
+    checks.integer("ResNet", "in_channels", in_channels, 1)
+    if not isinstance(residual, bool):
+        raise TypeError(f"ResNet expects residual to be a bool, got {residual!r}")
     return (depth - 2) // 6
+
+
+def _check_input(x: object, in_channels: int) -> None:
+    """Raise unless ``x`` is a floating-point batch of shape ``(B, in_channels, H, W)``."""
+    checks.floating_tensor("ResNet", x)
+    checks.shape("ResNet", "x", x, (None, in_channels, None, None), f"(B, {in_channels}, H, W)")
 
 
 # --8<-- [start:shortcut]
@@ -120,6 +129,17 @@ class BasicBlock(nn.Module):
 # --8<-- [end:block]
 
 
+# --8<-- [start:stage]
+def make_stage(in_channels: int, width: int, n: int, stride: int, residual: bool = True):
+    """``n`` basic blocks of ``width`` channels; only the first has ``stride``."""
+    blocks = [BasicBlock(in_channels, width, stride, residual)]  # may halve the map
+    blocks += [BasicBlock(width, width, 1, residual) for _ in range(n - 1)]  # stride 1
+    return nn.Sequential(*blocks)
+
+
+# --8<-- [end:stage]
+
+
 class ResNet(nn.Module):
     r"""The CIFAR ResNet (or plain network) of He et al. (2015) with ``depth`` $= 6n + 2$ layers.
 
@@ -151,61 +171,40 @@ class ResNet(nn.Module):
         torch.Size([2, 10])
     """
 
+    # --8<-- [start:resnet]
     def __init__(
         self, depth: int, num_classes: int = 10, in_channels: int = 3, residual: bool = True
     ) -> None:
         super().__init__()
-        n = _check_depth(depth)
-        checks.integer("ResNet", "num_classes", num_classes, 1)
-        checks.integer("ResNet", "in_channels", in_channels, 1)
-        if not isinstance(residual, bool):
-            raise TypeError(f"ResNet expects residual to be a bool, got {residual!r}")
-        self.depth, self.n, self.residual = depth, n, residual
-        self.num_classes, self.in_channels = num_classes, in_channels
-        # --8<-- [start:resnet]
+        n = _check_arguments(depth, num_classes, in_channels, residual)  # depth = 6n + 2
+        self.depth, self.n, self.residual, self.in_channels = depth, n, residual, in_channels
         self.conv = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)  # the stem
         self.bn = nn.BatchNorm2d(16)
-        c_in = 16
-        for i, width in enumerate(WIDTHS):  # stages of n blocks: 16, 32, 64 channels
-            blocks = []
-            for j in range(n):  # only the first block of stages 2 and 3 has stride 2
-                stride = 2 if i > 0 and j == 0 else 1
-                blocks.append(BasicBlock(c_in, width, stride, residual))
-                c_in = width
-            setattr(self, f"stage{i + 1}", nn.Sequential(*blocks))
+        self.stage1 = make_stage(16, 16, n, stride=1, residual=residual)  # maps 32x32
+        self.stage2 = make_stage(16, 32, n, stride=2, residual=residual)  # 16x16
+        self.stage3 = make_stage(32, 64, n, stride=2, residual=residual)  # 8x8
         self.fc = nn.Linear(64, num_classes)
-        # --8<-- [end:resnet]
         for module in self.modules():
             if isinstance(module, nn.Conv2d):  # He et al. (2015): N(0, 2 / fan_in)
                 dlref_init.kaiming_normal_(module.weight, nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
+            elif isinstance(module, nn.BatchNorm2d):  # scale 1, shift 0
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
+    # --8<-- [end:resnet]
+
+    # --8<-- [start:forward]
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the logits of a batch of images.
-
-        Args:
-            x: Images of shape ``(B, in_channels, H, W)``, any height and width.
-
-        Returns:
-            Logits of shape ``(B, num_classes)``.
-
-        Raises:
-            TypeError: If ``x`` is not a floating-point tensor.
-            ValueError: If ``x`` is not a 4-d batch with ``in_channels`` channels.
-        """
-        checks.floating_tensor("ResNet", x)
-        checks.shape("ResNet", "x", x, (None, self.in_channels, None, None),
-                     f"(B, {self.in_channels}, H, W)")  # fmt: skip
-        # --8<-- [start:forward]
+        """Logits ``(B, num_classes)`` of images ``(B, in_channels, H, W)``, any H and W."""
+        _check_input(x, self.in_channels)
         x = F.relu(self.bn(self.conv(x)))  # (B, C, 32, 32) -> (B, 16, 32, 32)
         x = self.stage1(x)  # (B, 16, 32, 32)
         x = self.stage2(x)  # (B, 32, 16, 16)
         x = self.stage3(x)  # (B, 64, 8, 8)
         x = x.mean(dim=(2, 3))  # global average pool: (B, 64)
         return self.fc(x)  # (B, num_classes)
-        # --8<-- [end:forward]
+
+    # --8<-- [end:forward]
 
 
 def _named(depth: int, residual: bool):
