@@ -10,7 +10,7 @@ from torch import nn
 
 from dlref.models import resnet
 from dlref.models.resnet import BasicBlock, ResNet, ShortcutA
-from tests.dlref.compare import F64, TOL, assert_same_forward_and_backward
+from tests.dlref.compare import F64, TOL, assert_same_forward_and_backward, assert_same_state
 
 # He et al. (2015), Table 6: parameters in millions, as printed
 TABLE_6 = {20: "0.27", 32: "0.46", 44: "0.66", 56: "0.85", 110: "1.7"}
@@ -213,3 +213,24 @@ def test_input_errors_say_what_came():
         model(torch.randn(1, 8, 8))
     with pytest.raises(TypeError, match="ResNet expects x to be a floating-point tensor"):
         model(torch.zeros(2, 1, 8, 8, dtype=torch.long))
+
+
+@pytest.mark.parametrize("c_in, c_out, stride", [(16, 16, 1), (16, 32, 2), (32, 64, 2)])
+def test_block_matches_torchvision_basic_block(c_in, c_out, stride):
+    """torchvision's ImageNet BasicBlock with our option-A shortcut as its downsample."""
+    from torchvision.models.resnet import BasicBlock as TorchvisionBlock
+
+    torch.manual_seed(1)
+    ours = BasicBlock(c_in, c_out, stride).to(F64)
+    with torch.no_grad():
+        for bn in (ours.bn1, ours.bn2):
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.normal_()
+    downsample = ShortcutA(c_in, c_out, stride) if stride > 1 else None
+    theirs = TorchvisionBlock(c_in, c_out, stride, downsample).to(F64)
+    theirs.load_state_dict(ours.state_dict())  # strict: the same keys and shapes
+    x = torch.randn(3, c_in, 9, 9, dtype=F64)
+    side = -(-9 // stride)  # ceil(9 / stride)
+    grad_out = torch.randn(3, c_out, side, side, dtype=F64)
+    assert_same_forward_and_backward(ours, theirs, x, grad_out)
+    assert_same_state(ours, theirs)  # the running statistics moved the same way
