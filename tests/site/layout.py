@@ -2,12 +2,14 @@
 
 ``python -m tests.site.layout site [url ...]`` prints every displayed equation and figure wider than
 the text column, on every page (or the pages given), at 390 px (a phone) and 1280 px (a laptop).
-The browser test asserts the same list is empty.
+The browser tests assert the same list is empty and that every formula rendered: one visit per
+page serves both (the page is laid out again at each width, not loaded again).
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.site.browser import offline_page, serve
@@ -32,27 +34,47 @@ _MEASURE = """() => {
   return out;
 }"""
 
+# Formulas marked for KaTeX, rendered by it, and those it could not parse.
+_MATH = """() => [document.querySelectorAll('.arithmatex').length,
+  document.querySelectorAll('.arithmatex .katex').length,
+  document.querySelectorAll('.katex-error').length]"""
 
-def overflows(site: Path, urls: list[str]) -> tuple[list[str], int]:
-    """Every equation or figure wider than its column, as messages, and how many were measured."""
-    problems, measured = [], 0
-    with serve(site) as base_url, offline_page(base_url) as (page, _blocked):
-        for width in WIDTHS:
-            page.set_viewport_size({"width": width, "height": 900})
-            for url in urls:
-                page.goto(base_url + url, wait_until="networkidle")
-                page.wait_for_function(
-                    "() => document.querySelectorAll('.arithmatex').length"
-                    " === document.querySelectorAll('.arithmatex .katex').length"
-                )
-                for item in page.evaluate(_MEASURE):
-                    measured += 1
+
+@dataclass
+class Survey:
+    """What one visit to each page found."""
+
+    problems: list[str] = field(default_factory=list)  # equations and figures wider than room
+    measured: int = 0  # equations and figures measured, over both widths
+    math: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # url -> marked, ok, bad
+    errors: list[str] = field(default_factory=list)  # uncaught JavaScript errors
+    blocked: list[str] = field(default_factory=list)  # requests to outside the site
+
+
+def survey(site: Path, urls: list[str]) -> Survey:
+    """Visit each page once: its math, then its layout at each of ``WIDTHS``."""
+    found = Survey()
+    with serve(site) as base_url, offline_page(base_url) as (page, blocked):
+        page.on("pageerror", lambda exc: found.errors.append(str(exc)))
+        for url in urls:
+            page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+            page.goto(base_url + url, wait_until="load")
+            page.wait_for_function(  # KaTeX has rendered what it could
+                "() => document.querySelectorAll('.arithmatex').length === document"
+                ".querySelectorAll('.arithmatex .katex, .arithmatex .katex-error').length"
+            )
+            found.math[url] = tuple(page.evaluate(_MATH))
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 900})
+                for item in page.evaluate(_MEASURE):  # measuring lays the page out anew
+                    found.measured += 1
                     if item["width"] > item["room"] + 1 or item.get("right", 0) > 1:
-                        problems.append(
-                            f"{width} px, {url}: {item['kind']} {item['width']:.0f} px wide in a "
-                            f"{item['room']:.0f} px column: {item['what']}"
+                        found.problems.append(
+                            f"{width} px, {url}: {item['kind']} {item['width']:.0f} px wide in "
+                            f"a {item['room']:.0f} px column: {item['what']}"
                         )
-    return problems, measured
+        found.blocked = list(blocked)
+    return found
 
 
 def site_urls(site: Path) -> list[str]:
@@ -67,6 +89,6 @@ def site_urls(site: Path) -> list[str]:
 if __name__ == "__main__":
     site = Path(sys.argv[1] if len(sys.argv) > 1 else "site")
     urls = sys.argv[2:] or [url.lstrip("/") for url in site_urls(site)]
-    problems, measured = overflows(site, urls)
-    print("\n".join(problems) or "nothing overflows")
-    print(f"{measured} equations and figures measured at {WIDTHS} px")
+    found = survey(site, urls)
+    print("\n".join(found.problems) or "nothing overflows")
+    print(f"{found.measured} equations and figures measured at {WIDTHS} px")

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from tests.site.browser import offline_page, serve
-from tests.site.layout import WIDTHS, overflows
+from tests.site.layout import WIDTHS, Survey, survey
 from tests.site.page_harness import page_files
 from tests.site.site_build import html_page_for
 
@@ -14,34 +14,35 @@ pytestmark = pytest.mark.site
 MATH_PAGE = "foundations/backpropagation/"
 
 
-def test_math_renders_offline_on_every_page(built_site):
+@pytest.fixture(scope="module")
+def site_survey(built_site) -> Survey:
+    """One visit to every page of the site: its math, and its layout at each width."""
     urls = [
-        html_page_for(page, built_site.directory).relative_to(built_site.directory).parent
+        str(html_page_for(page, built_site.directory).parent.relative_to(built_site.directory))
+        .replace(".", "", 1)
+        .strip("/")
+        + "/"
         for page in page_files()
     ]
+    return survey(built_site.directory, [url.lstrip("/") for url in urls])
+
+
+def test_math_renders_offline_on_every_page(built_site, site_survey):
+    formulas = 0
+    for url, (marked, rendered, failed) in site_survey.math.items():
+        assert rendered == marked, f"{url}: {rendered} of {marked} formulas rendered"
+        assert failed == 0, f"{url}: {failed} formulas failed to parse"
+        formulas += rendered
+    assert formulas > 0, "the site has no math to render"
+    assert not site_survey.errors, f"JavaScript errors: {site_survey.errors}"
+    assert not site_survey.blocked, f"the site tried to reach outside itself: {site_survey.blocked}"
     with serve(built_site.directory) as base_url, offline_page(base_url) as (page, blocked):
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        formulas = 0
-        for url in urls:
-            page.goto(f"{base_url}{url}/".replace("/./", "/"), wait_until="networkidle")
-            marked = page.locator(".arithmatex").count()
-            page.wait_for_function(
-                "n => document.querySelectorAll('.arithmatex .katex').length >= n", arg=marked
-            )
-            rendered = page.locator(".arithmatex .katex").count()
-            failed = page.locator(".katex-error").count()
-            assert rendered == marked, f"{url}: {rendered} of {marked} formulas rendered"
-            assert failed == 0, f"{url}: {failed} formulas failed to parse"
-            formulas += rendered
         page.goto(base_url + MATH_PAGE, wait_until="networkidle")
         fonts = page.evaluate(
             "async () => { await document.fonts.ready; return [...document.fonts]"
             ".filter(f => f.family.startsWith('KaTeX') && f.status === 'loaded').length }"
         )
-        assert formulas > 0, "the site has no math to render"
         assert fonts > 0, "KaTeX's fonts did not load from the site"
-        assert not errors, f"JavaScript errors: {errors}"
         assert not blocked, f"the site tried to reach outside itself: {blocked}"
 
 
@@ -64,18 +65,11 @@ def test_code_blocks_have_copy_buttons_and_outputs(built_site):
         assert not blocked, f"the page tried to reach outside the site: {blocked}"
 
 
-def test_no_equation_or_figure_overflows_on_a_phone_or_a_laptop(built_site):
-    urls = [
-        str(html_page_for(page, built_site.directory).parent.relative_to(built_site.directory))
-        .replace(".", "", 1)
-        .strip("/")
-        + "/"
-        for page in page_files()
-    ]
-    problems, measured = overflows(built_site.directory, [url.lstrip("/") for url in urls])
+def test_no_equation_or_figure_overflows_on_a_phone_or_a_laptop(site_survey):
+    problems, measured = site_survey.problems, site_survey.measured
     assert not problems, "wider than their column:\n" + "\n".join(problems)
     assert measured > 100, f"only {measured} equations and figures measured"
-    print(f"{measured} equations and figures fit at {WIDTHS} px on {len(urls)} pages")
+    print(f"{measured} equations and figures fit at {WIDTHS} px on {len(site_survey.math)} pages")
 
 
 def test_a_figure_enlarges_on_click_and_listings_are_not_runnable_code(built_site):
