@@ -35,11 +35,12 @@ $$
 box has half-sides $\lfloor \tfrac{1}{2}\sqrt{1 - \lambda}\,W \rfloor$ and
 $\lfloor \tfrac{1}{2}\sqrt{1 - \lambda}\,H \rfloor$ around a centre drawn uniformly over the
 image, so its area is about $(1 - \lambda) H W$ before it is clipped at the borders. The labels
-are mixed with the fraction of the image actually kept,
+are mixed with the fraction of the image actually kept, for a box from column $u_1$, row $v_1$ to
+column $u_2$, row $v_2$,
 
 $$
 \begin{aligned}
-\lambda' = 1 - \frac{(x_2 - x_1)(y_2 - y_1)}{H W}.
+\lambda' = 1 - \frac{(u_2 - u_1)(v_2 - v_1)}{H W}.
 \end{aligned}
 $$
 
@@ -49,12 +50,12 @@ generator in the same order, so under the same ``torch.manual_seed`` their outpu
 (tested). The labels always sum to 1.
 
 **Test-time augmentation** averages a model's predicted probabilities over deterministic
-views $t_1, \dots, t_K$ of each test image (identity, small shifts, a flip where it is
+views $t_1, \dots, t_V$ of each test image (identity, small shifts, a flip where it is
 label-preserving):
 
 $$
 \begin{aligned}
-\bar{p}(x) = \frac{1}{K} \sum_{k=1}^{K} \operatorname{softmax}\bigl(f_\theta(t_k(x))\bigr).
+\bar{p}(x) = \frac{1}{V} \sum_{v=1}^{V} \operatorname{softmax}\bigl(f_\theta(t_v(x))\bigr).
 \end{aligned}
 $$
 """
@@ -397,7 +398,8 @@ class CutMix(_MixBase):
     Draws one $\lambda \sim \operatorname{Beta}(\alpha, \alpha)$ and one box centre, uniform
     over the pixels, per batch; the box (``cutmix_box``) has area about $(1 - \lambda) H W$, is
     clipped at the borders, and the labels are mixed by the area actually kept,
-    $\lambda' = 1 - (x_2 - x_1)(y_2 - y_1) / (H W)$. Sample $i$ receives the box of sample
+    $\lambda' = 1 - (u_2 - u_1)(v_2 - v_1) / (H W)$ for a box from column $u_1$, row
+    $v_1$ to column $u_2$, row $v_2$. Sample $i$ receives the box of sample
     $i - 1$. The draws come in torchvision's order (lambda, the centre's $x$, then its $y$),
     so the output equals torchvision's under the same ``torch.manual_seed``.
 
@@ -472,10 +474,10 @@ def tta_predict(
     """
     _check_tta_args(model, images, views, average)
     outputs = []
-    for view in views:  # K views, each a whole batch
+    for view in views:  # V views, each a whole batch
         logits = model(view(images))  # (B, K)
         outputs.append(logits.softmax(dim=-1) if average == "softmax" else logits)
-    return torch.stack(outputs).mean(dim=0)  # (K, B, K_classes) -> (B, K_classes)
+    return torch.stack(outputs).mean(dim=0)  # (V, B, K) -> (B, K)
 
 
 # --8<-- [end:tta]

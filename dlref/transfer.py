@@ -42,6 +42,13 @@ Fine-tuning on a small or shifted dataset, or in small batches, overwrites the s
 statistics; `frozen_batchnorm` keeps the layers in evaluation mode while the rest trains, so
 $\mu_\text{run}, \sigma^2_\text{run}$ stay those of pretraining and $\gamma, \beta$ still learn.
 
+**Choosing parameters.** ``freeze``, ``unfreeze`` and ``param_groups`` select parameters by
+name, as ``model.named_parameters()`` spells them: a whole name (``"head.weight"``), a prefix of
+whole dotted parts (``"block1"`` selects ``"block1.0.weight"`` but not ``"block10.weight"``), a
+glob (``"*.bias"``), or, for ``freeze`` and ``unfreeze``, a submodule itself. A name that
+selects nothing raises ``ValueError`` (a typo would otherwise freeze nothing, silently), and so
+does a trainable parameter that no group of ``param_groups`` claims.
+
 **Checkpoints** are state dicts saved with ``torch.save(model.state_dict(), path)`` and read
 back with ``torch.load(path, weights_only=True)``, which unpickles tensors and plain containers
 only, never arbitrary code. `load_checkpoint` then says exactly how a checkpoint differs from
@@ -291,9 +298,10 @@ def state_dict_mismatch(
     """How a state dict ``got`` differs from ``expected`` (the model's), key by key.
 
     Returns:
-        ``{"missing": [...], "unexpected": [...], "shapes": [(key, got_shape, expected_shape)]}``:
-        the keys of ``expected`` that ``got`` lacks, the keys of ``got`` that ``expected`` lacks,
-        and the keys in both whose tensors differ in shape, each list in key order.
+        dict: Three lists, each in key order. ``"missing"`` holds the keys of ``expected`` that
+            ``got`` lacks, ``"unexpected"`` the keys of ``got`` that ``expected`` lacks, and
+            ``"shapes"`` a ``(key, got_shape, expected_shape)`` triple for each key in both
+            whose tensors differ in shape.
     """
     missing = [key for key in expected if key not in got]
     unexpected = [key for key in got if key not in expected]
