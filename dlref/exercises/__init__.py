@@ -19,7 +19,9 @@ from dlref.exercises import (
     gradients,
     norm,
     optim,
+    resnet,
     rnn,
+    symmetry,
     train,
     transfer,
     transformer,
@@ -34,7 +36,9 @@ from dlref.exercises.conv import *  # noqa: F403
 from dlref.exercises.gradients import *  # noqa: F403
 from dlref.exercises.norm import *  # noqa: F403
 from dlref.exercises.optim import *  # noqa: F403
+from dlref.exercises.resnet import *  # noqa: F403
 from dlref.exercises.rnn import *  # noqa: F403
+from dlref.exercises.symmetry import *  # noqa: F403
 from dlref.exercises.train import *  # noqa: F403
 from dlref.exercises.transfer import *  # noqa: F403
 from dlref.exercises.transformer import *  # noqa: F403
@@ -50,7 +54,9 @@ __all__ = [
     *gradients.__all__,
     *norm.__all__,
     *optim.__all__,
+    *resnet.__all__,
     *rnn.__all__,
+    *symmetry.__all__,
     *train.__all__,
     *transfer.__all__,
     *transformer.__all__,
