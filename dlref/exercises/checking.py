@@ -91,3 +91,50 @@ def assert_close(
             f"{what}{where}: got {got[index].item():.6g}, expected {expected[index].item():.6g} "
             f"({int((~close).sum())} of {close.numel()} entries differ)"
         )
+
+
+def as_int(got: Any, what: str) -> int:
+    """The reader's count or size as an int (``2.0`` and a one-element tensor are accepted).
+
+    Raises:
+        ExerciseFailed: If ``got`` is anything else, naming its type.
+    """
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(got, float) and got.is_integer():
+        got = int(got)
+    if not isinstance(got, int) or isinstance(got, bool):
+        raise ExerciseFailed(f"{what} returned a {type(got).__name__}: return an int")
+    return got
+
+
+def first_wrong_count(
+    answers: list[int],
+    expected: list[int],
+    described: list[str],
+    cases: list[tuple],
+    mistakes: dict[str, Callable[..., int]],
+) -> None:
+    """Fail on the first answer that differs, naming a usual mistake that gives every answer.
+
+    Args:
+        answers: The reader's answers, one per case.
+        expected: The right answers.
+        described: How each call reads in a message, e.g. ``"count(64, 32)"``.
+        cases: The arguments of each call.
+        mistakes: A hint for each usual mistake, mapped to a function of a case's arguments
+            that makes that mistake.
+
+    Raises:
+        ExerciseFailed: ``value: <call> returned <got>, expected <want>``, and the hint of the
+            first mistake that reproduces all the answers, if one does.
+    """
+    for got, want, what in zip(answers, expected, described, strict=True):
+        if got != want:
+            hints = [
+                hint
+                for hint, mistake in mistakes.items()
+                if all(mistake(*case) == a for case, a in zip(cases, answers, strict=True))
+            ]
+            hint = f"; {hints[0]}" if hints else ""
+            raise ExerciseFailed(f"value: {what} returned {got}, expected {want}{hint}")

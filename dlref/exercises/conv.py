@@ -18,30 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlref.exercises.checking import ExerciseFailed, assert_close, call, passed
+from dlref.exercises.checking import (
+    ExerciseFailed,
+    as_int,
+    assert_close,
+    call,
+    first_wrong_count,
+    passed,
+)
 
 __all__ = ["check_conv_output_size", "check_conv_parameters", "check_im2col"]
-
-
-def _first_wrong_count(
-    answers: list[int],
-    expected: list[int],
-    described: list[str],
-    cases: list[tuple],
-    mistakes: dict[str, Callable[..., int]],
-) -> None:
-    """Fail on the first answer that differs, naming a usual mistake that gives every answer."""
-    for got, want, what in zip(answers, expected, described, strict=True):
-        if got != want:
-            hints = [
-                hint
-                for hint, mistake in mistakes.items()
-                if all(
-                    mistake(*case) == answer for case, answer in zip(cases, answers, strict=True)
-                )
-            ]
-            hint = f"; {hints[0]}" if hints else ""
-            raise ExerciseFailed(f"value: {what} returned {got}, expected {want}{hint}")
 
 
 # --- 1. the output size of a convolution -----------------------------------------------------
@@ -116,7 +102,7 @@ def check_conv_output_size(conv_output_size: Callable[[int, int, int, int, int],
             raise ExerciseFailed(f"{what} returned a {type(got).__name__}: return an int")
         answers.append(got)
         described.append(what)
-    _first_wrong_count(answers, expected, described, _SIZE_CASES, _SIZE_MISTAKES)
+    first_wrong_count(answers, expected, described, _SIZE_CASES, _SIZE_MISTAKES)
     passed(
         "conv_output_size",
         f"All {len(_SIZE_CASES)} sizes match the outputs of torch.nn.functional.conv2d, with "
@@ -253,16 +239,9 @@ def check_conv_parameters(conv_parameters: Callable[[int, int, int, int, bool], 
         layer = nn.Conv2d(i, o, k, groups=g, bias=b, device="meta")  # shapes only, no memory
         expected.append(sum(math.prod(p.shape) for p in layer.parameters()))
         what = f"conv_parameters({i}, {o}, kernel_size={k}, groups={g}, bias={b})"
-        got = call(conv_parameters, i, o, k, g, b, what=what)
-        if isinstance(got, torch.Tensor) and got.numel() == 1:
-            got = got.item()
-        if isinstance(got, float) and got.is_integer():
-            got = int(got)
-        if not isinstance(got, int) or isinstance(got, bool):
-            raise ExerciseFailed(f"{what} returned a {type(got).__name__}: return an int")
-        answers.append(got)
+        answers.append(as_int(call(conv_parameters, i, o, k, g, b, what=what), what))
         described.append(what)
-    _first_wrong_count(answers, expected, described, _COUNT_CASES, _COUNT_MISTAKES)
+    first_wrong_count(answers, expected, described, _COUNT_CASES, _COUNT_MISTAKES)
     passed(
         "conv_parameters",
         f"All {len(_COUNT_CASES)} counts match nn.Conv2d's, grouped and depthwise layers included.",

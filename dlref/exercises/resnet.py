@@ -9,21 +9,17 @@ from collections.abc import Callable
 
 import torch
 
-from dlref.exercises.checking import ExerciseFailed, assert_close, call, passed
+from dlref.exercises.checking import (
+    ExerciseFailed,
+    as_int,
+    assert_close,
+    call,
+    first_wrong_count,
+    passed,
+)
 from dlref.models.resnet import BasicBlock, ResNet, ShortcutA
 
 __all__ = ["check_block_parameters", "check_shortcut_a", "check_stage_sides"]
-
-
-def _as_int(got: object, what: str) -> int:
-    """The reader's count or size as an int (``2.0`` and a one-element tensor are accepted)."""
-    if isinstance(got, torch.Tensor) and got.numel() == 1:
-        got = got.item()
-    if isinstance(got, float) and got.is_integer():
-        got = int(got)
-    if not isinstance(got, int) or isinstance(got, bool):
-        raise ExerciseFailed(f"{what} returned a {type(got).__name__}: return an int")
-    return got
 
 
 # --- 1. the parameters of a basic block --------------------------------------------------------
@@ -56,19 +52,13 @@ def check_block_parameters(block_parameters: Callable[[int, int], int]) -> None:
     answers = []
     for i, o in _BLOCK_CASES:
         what = f"block_parameters({i}, {o})"
-        answers.append(_as_int(call(block_parameters, i, o, what=what), what))
-    for (i, o), got in zip(_BLOCK_CASES, answers, strict=True):
-        want = sum(p.numel() for p in BasicBlock(i, o, 2 if o != i else 1).parameters())
-        if got != want:
-            hints = [
-                hint
-                for hint, mistake in _BLOCK_MISTAKES.items()
-                if all(mistake(*c) == a for c, a in zip(_BLOCK_CASES, answers, strict=True))
-            ]
-            hint = f"; {hints[0]}" if hints else ""
-            raise ExerciseFailed(
-                f"value: block_parameters({i}, {o}) returned {got}, expected {want}{hint}"
-            )
+        answers.append(as_int(call(block_parameters, i, o, what=what), what))
+    expected = [
+        sum(p.numel() for p in BasicBlock(i, o, 2 if o != i else 1).parameters())
+        for i, o in _BLOCK_CASES
+    ]
+    described = [f"block_parameters({i}, {o})" for i, o in _BLOCK_CASES]
+    first_wrong_count(answers, expected, described, _BLOCK_CASES, _BLOCK_MISTAKES)
     passed("block_parameters", f"All {len(_BLOCK_CASES)} counts match BasicBlock's.")
 
 
@@ -151,7 +141,7 @@ def check_stage_sides(stage_sides: Callable[[int], tuple[int, int, int]]) -> Non
         got = call(stage_sides, side, what=what)
         if not isinstance(got, tuple | list) or len(got) != 3:
             raise ExerciseFailed(f"{what} returned {got!r}: return a tuple of three ints")
-        got = tuple(_as_int(g, what) for g in got)
+        got = tuple(as_int(g, what) for g in got)
         if got != expected:
             hint = ""
             if got == (side, side // 2, side // 4):

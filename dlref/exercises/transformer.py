@@ -15,7 +15,13 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from dlref.exercises.checking import ExerciseFailed, assert_close, call, passed
+from dlref.exercises.checking import (
+    ExerciseFailed,
+    assert_close,
+    call,
+    first_wrong_count,
+    passed,
+)
 from dlref.models.transformer import GPT, TransformerBlock
 
 __all__ = ["check_gpt_parameters", "check_post_norm"]
@@ -96,15 +102,7 @@ def check_gpt_parameters(count: Callable[[int, int, int, int], int]) -> None:
     ]  # the GPT-2 small case is checked by the formula only (too large to build here)
     cases = _CASES[:2] + [_CASES[3]]
     expected = [_count(*case) for case in cases]
-    for got, want, case in zip(answers, expected, cases, strict=True):
-        if got != want:
-            hints = [
-                hint
-                for hint, mistake in _MISTAKES.items()
-                if all(mistake(*c) == a for c, a in zip(cases, answers, strict=True))
-            ]
-            hint = f"; {hints[0]}" if hints else ""
-            raise ExerciseFailed(f"value: count{case} returned {got}, expected {want}{hint}")
+    first_wrong_count(answers, expected, [f"count{case}" for case in cases], cases, _MISTAKES)
     gpt2 = call(count, *_CASES[2], what=f"count{_CASES[2]}")
     passed(
         "gpt_parameters",
