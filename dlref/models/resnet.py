@@ -86,16 +86,29 @@ def _check_input(x: object, in_channels: int) -> None:
     checks.shape("ResNet", "x", x, (None, in_channels, None, None), f"(B, {in_channels}, H, W)")
 
 
+def _check_shortcut(in_channels: object, out_channels: object, stride: object) -> None:
+    """Raise unless the sizes are positive ints and the shortcut only adds channels."""
+    checks.integer("ShortcutA", "in_channels", in_channels, 1)
+    checks.integer("ShortcutA", "out_channels", out_channels, 1)
+    checks.integer("ShortcutA", "stride", stride, 1)
+    if out_channels < in_channels:
+        raise ValueError(
+            f"ShortcutA expects out_channels >= in_channels (it pads with zero channels), "
+            f"got {out_channels} < {in_channels}"
+        )
+
+
 # --8<-- [start:shortcut]
 class ShortcutA(nn.Module):
     """The paper's option A: identity, or subsample by ``stride`` and pad channels with zeros."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
+        _check_shortcut(in_channels, out_channels, stride)
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x[:, :, :: self.stride, :: self.stride]  # (B, C_in, s, s) -> (B, C_in, s/2, s/2)
+        x = x[:, :, :: self.stride, :: self.stride]  # -> (B, C_in, ceil(s / stride), ...)
         extra = self.out_channels - self.in_channels  # channels to add, all zeros
         return F.pad(x, (0, 0, 0, 0, 0, extra))  # (B, C_in, ...) -> (B, C_out, ...)
 
@@ -130,7 +143,9 @@ class BasicBlock(nn.Module):
 
 
 # --8<-- [start:stage]
-def make_stage(in_channels: int, width: int, n: int, stride: int, residual: bool = True):
+def make_stage(
+    in_channels: int, width: int, n: int, stride: int, residual: bool = True
+) -> nn.Sequential:
     """``n`` basic blocks of ``width`` channels; only the first has ``stride``."""
     blocks = [BasicBlock(in_channels, width, stride, residual)]  # may halve the map
     blocks += [BasicBlock(width, width, 1, residual) for _ in range(n - 1)]  # stride 1

@@ -203,6 +203,18 @@ def test_argument_errors_name_the_caller():
         resnet.resnet20(width=4)
 
 
+def test_shortcut_errors_say_what_came():
+    message = (
+        "ShortcutA expects out_channels >= in_channels (it pads with zero channels), got 16 < 32"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        resnet.ShortcutA(32, 16, 2)
+    with pytest.raises(ValueError, match="ShortcutA expects stride >= 1, got 0"):
+        resnet.ShortcutA(16, 32, 0)
+    with pytest.raises(TypeError, match="ShortcutA expects in_channels to be an int, got float"):
+        resnet.ShortcutA(16.0, 32, 2)
+
+
 def test_input_errors_say_what_came():
     model = ResNet(8, in_channels=1)
     message = "ResNet expects x of shape (B, 1, H, W), got (2, 3, 8, 8)"
