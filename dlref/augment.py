@@ -206,10 +206,7 @@ class AugmentedDataset(Dataset):
 def _check_batch(caller: str, images: object, labels: object, num_classes: int | None) -> None:
     """The checks torchvision makes, with messages of dlref's shape."""
     checks.floating_tensor(caller, images, "images")
-    if images.dim() != 4:
-        raise ValueError(
-            f"{caller} expects images of shape (B, C, H, W), got {tuple(images.shape)}"
-        )
+    checks.shape(caller, "images", images, (None,) * 4, "(B, C, H, W)")
     if not isinstance(labels, torch.Tensor):
         raise TypeError(
             f"{caller} expects labels to be a torch.Tensor, got {type(labels).__name__}"
@@ -313,10 +310,7 @@ def _check_mix(
     caller: str, images: object, targets: object, lam: object = None, box: object = None
 ) -> None:
     checks.floating_tensor(caller, images, "images")
-    if images.dim() != 4:
-        raise ValueError(
-            f"{caller} expects images of shape (B, C, H, W), got {tuple(images.shape)}"
-        )
+    checks.shape(caller, "images", images, (None,) * 4, "(B, C, H, W)")
     checks.floating_tensor(caller, targets, "targets")
     checks.shape(caller, "targets", targets, (images.shape[0], None), f"({images.shape[0]}, K)")
     if lam is not None:
@@ -487,10 +481,7 @@ def _check_tta_args(model: object, images: object, views: object, average: objec
     if not callable(model):
         raise TypeError(f"tta_predict expects model to be callable, got {type(model).__name__}")
     checks.floating_tensor("tta_predict", images, "images")
-    if images.dim() != 4:
-        raise ValueError(
-            f"tta_predict expects images of shape (B, C, H, W), got {tuple(images.shape)}"
-        )
+    checks.shape("tta_predict", "images", images, (None,) * 4, "(B, C, H, W)")
     if not isinstance(views, Sequence) or len(views) == 0:
         raise ValueError(f"tta_predict expects a non-empty list of views, got {views!r}")
     for view in views:

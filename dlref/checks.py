@@ -128,6 +128,12 @@ def floating_tensor(caller: str, x: object, name: str = "x") -> None:
         )
 
 
+def module(caller: str, model: object) -> None:
+    """Raise ``TypeError`` unless ``model`` is an ``nn.Module``."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{caller} expects model to be an nn.Module, got {type(model).__name__}")
+
+
 def shape(caller: str, name: str, x: torch.Tensor, wanted: tuple, shown: str | None = None) -> None:
     """Raise ``ValueError`` unless ``x`` has the shape ``wanted`` (``None`` matches any size).
 

@@ -89,8 +89,7 @@ def _matches(name: str, pattern: str) -> bool:
 
 def _selected(caller: str, model: nn.Module, targets: tuple) -> list[str]:
     """The names of the parameters of ``model`` that ``targets`` select (all if none)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{caller} expects model to be an nn.Module, got {type(model).__name__}")
+    checks.module(caller, model)
     named = dict(model.named_parameters())
     if not targets:
         return list(named)
@@ -150,10 +149,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 def _find_head(model: nn.Module, name: str | None) -> tuple[str, nn.Linear]:
     """The head to replace: the module called ``name``, or else the last ``nn.Linear``."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"replace_head expects model to be an nn.Module, got {type(model).__name__}"
-        )
+    checks.module("replace_head", model)
     if name is None:
         linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
         if not linears:
@@ -277,8 +273,7 @@ def _to_eval(bn: nn.Module, inputs: tuple) -> None:
 
 def _batchnorms(caller: str, model: nn.Module) -> dict[str, nn.Module]:
     """The batch-norm layers of ``model`` by name, or an error if it has none."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{caller} expects model to be an nn.Module, got {type(model).__name__}")
+    checks.module(caller, model)
     bns = {
         name: m
         for name, m in model.named_modules()

@@ -603,8 +603,7 @@ def _check_train_args(
 ) -> None:
     """Check the arguments of ``train_autoencoder``."""
     caller = "train_autoencoder"
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"{caller} expects model to be an nn.Module, got {type(model).__name__}")
+    checks.module(caller, model)
     checks.floating_tensor(caller, x)
     if x.dim() < 2 or len(x) == 0:
         raise ValueError(f"{caller} expects x of shape (N, ...) with N >= 1, got {tuple(x.shape)}")

@@ -87,3 +87,9 @@ def test_shape_matches_sizes_and_wildcards_and_says_what_it_wanted():
         checks.shape("f", "x", torch.zeros(2, 4), (2, 3))
     with pytest.raises(ValueError, match=r"^f expects key of shape \(B, S, 8\), got \(2, 8\)$"):
         checks.shape("f", "key", torch.zeros(2, 8), (None, None, 8), "(B, S, 8)")
+
+
+def test_module_accepts_a_module_and_names_what_came_instead():
+    checks.module("freeze", torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="^freeze expects model to be an nn.Module, got dict$"):
+        checks.module("freeze", {})
