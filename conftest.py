@@ -1,8 +1,35 @@
-"""Every page under docs/ is a test of its code: see tests/site/page_harness.py."""
+"""Every page under docs/ is a test of its code: see tests/site/page_harness.py.
 
+README.md and CONTRIBUTING.md are plain Markdown outside the site: pytest-codeblocks runs each of
+their ``python`` blocks as a test of its own (and their ``sh``/``bash`` blocks as shell commands,
+so commands that are not meant to run are fenced ``shell`` or ``text``).
+"""
+
+from pathlib import Path
+
+import pytest
 from _pytest.doctest import DoctestItem
+from pytest_codeblocks.plugin import MarkdownFile
 
 pytest_plugins = ["tests.site.page_harness"]
+
+ROOT = Path(__file__).resolve().parent
+PLAIN_MARKDOWN = {ROOT / "README.md", ROOT / "CONTRIBUTING.md"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collect_file(file_path: Path, parent):
+    """Collect README.md and CONTRIBUTING.md once, block by block, and never as site pages.
+
+    The page harness also takes a Markdown file named on the command line as a page (one test
+    running all its blocks together), and pytest-codeblocks takes every ``.md`` file when
+    ``--codeblocks`` is given: for these two files, one collector of pytest-codeblocks replaces
+    whatever the other hooks returned.
+    """
+    collectors = yield
+    if file_path.resolve() not in PLAIN_MARKDOWN:
+        return collectors
+    return [MarkdownFile.from_parent(parent, path=file_path)]
 
 
 def pytest_collection_modifyitems(items):
