@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import http.server
 import shutil
 import threading
@@ -31,15 +32,76 @@ def chromium_path() -> str:
     return path
 
 
+# What a static host (GitHub Pages) compresses, and how long it lets browsers keep a file.
+COMPRESSED_TYPES = frozenset(
+    {
+        "text/html",
+        "text/css",
+        "text/javascript",
+        "text/plain",
+        "text/x-python",
+        "application/javascript",
+        "application/json",
+        "application/xml",
+        "text/xml",
+        "image/svg+xml",
+    }
+)
+CACHE_CONTROL = "max-age=600"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files as they are, without a line on stderr per request."""
+
+    def log_message(self, *args):
+        pass
+
+
+class _StaticHostHandler(_QuietHandler):
+    """Serves files as a static host does: gzip when the browser accepts it, caching headers."""
+
+    def end_headers(self):
+        self.send_header("Cache-Control", CACHE_CONTROL)
+        super().end_headers()
+
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir() and self.path.split("?")[0].endswith("/"):
+            path = path / "index.html"
+        content_type = self.guess_type(str(path))
+        accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not (path.is_file() and accepts_gzip and content_type in COMPRESSED_TYPES):
+            super().do_GET()  # directories without a slash, other types, missing files
+            return
+        body = _gzipped(path, path.stat().st_mtime_ns)
+        self.send_response(200)
+        charset = "; charset=utf-8" if content_type.startswith("text/") else ""
+        self.send_header("Content-Type", content_type + charset)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Vary", "Accept-Encoding")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@functools.lru_cache(maxsize=512)
+def _gzipped(path: Path, mtime_ns: int) -> bytes:
+    """The file compressed as a host would (gzip level 6), once per version of the file."""
+    del mtime_ns  # part of the cache key only: an edited file is compressed again
+    return gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+
+
 @contextlib.contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` on a free localhost port; yield its base URL."""
+def serve(directory: Path, *, as_host: bool = False) -> Iterator[str]:
+    """Serve ``directory`` on a free localhost port; yield its base URL.
 
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(QuietHandler, directory=str(directory))
+    Args:
+        directory: A built site.
+        as_host: Serve as a static host would (gzip-compressed text, ``Cache-Control``), for
+            measurements of what a reader downloads; by default files are sent as they are.
+    """
+    handler_class = _StaticHostHandler if as_host else _QuietHandler
+    handler = functools.partial(handler_class, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -77,3 +139,44 @@ def offline_page(base_url: str):
             yield page, blocked
         finally:
             browser.close()
+
+
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+# axe-core's findings, one entry per rule broken, with the elements that break it.
+_AXE_RUN = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+  .map(v => ({rule: v.id, impact: v.impact, help: v.help,
+              targets: v.nodes.map(n => n.target.join(" "))}))"""
+
+
+def axe_violations(page) -> list[dict]:
+    """What axe-core finds wrong with the page as it is laid out now.
+
+    Returns:
+        One dict per rule broken: ``rule``, ``impact`` (minor, moderate, serious, critical),
+        ``help`` and ``targets`` (CSS selectors of the elements).
+    """
+    if not AXE_SCRIPT.exists():
+        raise RuntimeError(f"axe-core is not installed (no {AXE_SCRIPT}): run `make setup`")
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.add_script_tag(path=AXE_SCRIPT)
+    return page.evaluate(_AXE_RUN)
+
+
+def show_color_scheme(page, scheme: str) -> None:
+    """Switch the page to Material's ``default`` (light) or ``slate`` (dark) scheme, at once.
+
+    Transitions are switched off so that colours read right after the switch are the final ones.
+    """
+    page.evaluate(
+        """scheme => {
+          if (!document.getElementById("dlref-no-transitions")) {
+            const style = document.createElement("style");
+            style.id = "dlref-no-transitions";
+            style.textContent = "*, *::before, *::after { transition: none !important }";
+            document.head.append(style);
+          }
+          document.body.setAttribute("data-md-color-scheme", scheme);
+        }""",
+        scheme,
+    )
