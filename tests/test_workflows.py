@@ -92,13 +92,18 @@ def test_torch_window_tests_the_oldest_versions_pyproject_allows_and_the_newest(
         assert not newest.specifier, f"torch-window.yml's newest {name} is pinned: {newest}"
 
 
-def test_readme_states_the_window_pyproject_allows():
+def test_readme_states_the_window_pyproject_allows_and_the_pins_of_the_suite():
     readme = (pages.ROOT / "README.md").read_text()
     pattern = r"supports torch (\S+) \(with torchvision (\S+)\) up to the\s+newest release"
     match = re.search(pattern, readme)
     assert match, f"README.md should state the torch window, matching {pattern!r}"
     stated = {"torch": Version(match[1]), "torchvision": Version(match[2])}
     assert stated == lower_bounds(), f"README.md states {stated}, pyproject.toml {lower_bounds()}"
+    constraints = (pages.ROOT / "constraints.txt").read_text().splitlines()
+    pins = [line for line in constraints if line.startswith(("torch==", "torchvision=="))]
+    assert len(pins) == 2, f"constraints.txt should pin torch and torchvision, got {pins}"
+    for pin in pins:
+        assert f"`{pin}`" in readme, f"README.md should name the pin of constraints.txt: {pin}"
 
 
 def test_pre_commit_config_is_valid_and_needs_no_network():
