@@ -28,8 +28,9 @@ serve: setup
 	$(BIN)/mkdocs serve
 
 ## test: the whole suite: dlref against PyTorch, every page's code, snippets, the site build, a browser check
+## (spread over one process per CPU; the pages' run times and the total are reported at the end)
 test: setup /usr/bin/chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 ## build: the static site for hosting, in site/
 build: setup

@@ -46,7 +46,15 @@ from mkdocs.utils.meta import get_data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hooks import install, notebook, pages, script, search_text  # noqa: E402 - path first
+from hooks import (  # noqa: E402 - path first
+    github,
+    install,
+    notebook,
+    pages,
+    provenance,
+    script,
+    search_text,
+)
 
 MODES = ("auto", "always", "never")
 KATEX = pages.ROOT / "node_modules" / "katex" / "dist"
@@ -56,6 +64,7 @@ COPY_ALL = "md-button dlref-copy-all"  # on_page_content gives this button the p
 _RUNS: dict[str, pages.PageRun | None] = {}  # src_uri -> this build's run of the page
 _NOTEBOOK_BLOCKS: dict[str, list[pages.Block]] = {}  # src_uri -> a notebook page's code cells
 _PACKAGE: install.Package | None = None  # this build's package facts, read once in on_config
+_BUILD_COMMIT = ""  # the commit the site is built from ("+" when the checkout has edits)
 RENDERED_NOTEBOOKS = pages.ROOT / ".cache" / "notebook-pages"  # what mkdocs-jupyter renders
 NO_ALT = 'alt="No description has been provided for this image"'  # nbconvert's default
 
@@ -80,8 +89,14 @@ def on_config(config):
         )
     if not config.get("site_url"):
         raise PluginError("site_url must be set in mkdocs.yml: every install line is built from it")
-    global _PACKAGE
+    try:
+        github.repository(config.get("repo_url"))
+    except ValueError as exc:
+        raise PluginError(str(exc)) from exc
+    global _PACKAGE, _BUILD_COMMIT
     _PACKAGE = install.package()
+    _BUILD_COMMIT = pages.commit()
+    config["extra"]["dlref_version"] = _PACKAGE.version  # shown in every page's footer
     return config
 
 
@@ -248,17 +263,24 @@ def _header(
         ]
         if page.meta.get("notebook") or is_notebook(page.file):
             notebook_uri = companion_uri(src, ".ipynb")
-            buttons.append(
-                f"[Download as a notebook]({link(notebook_uri)}){{ .md-button download }}"
-            )
+            colab = github.colab_url(config["repo_url"], notebook_uri)
+            buttons += [
+                f"[Download as a notebook]({link(notebook_uri)}){{ .md-button download }}",
+                f"[Open in Colab]({colab}){{ .md-button }}",
+            ]
         lines += [" ".join(buttons), ""]
     if run is not None and script.has_runnable_code(blocks):
-        lines += [
-            f'<p class="dlref-runinfo">Every code block on this page ran, top to bottom in one '
-            f"session, when this site was built: {run.seconds:.1f} s on {run.device.upper()}.</p>",
-            "",
-        ]
+        lines += [f'<p class="dlref-runinfo">{html.escape(provenance.verified_with(run))}</p>', ""]
+        stale = provenance.stale_note(run, torch=_torch_version(), dlref=package.version)
+        if stale:
+            lines += [f'<p class="dlref-runinfo dlref-stale">{html.escape(stale)}</p>', ""]
     return lines + ["</div>", ""]
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
 
 
 def _output_markdown(output: pages.BlockOutput, src_uri: str, indent: str) -> list[str]:
@@ -396,10 +418,27 @@ def _notebook_page_content(html_text: str, page, config, files) -> str:
     return html_text
 
 
+def _report_link(page, config) -> str:
+    """The "report a problem" link at the end of every page."""
+    run = _RUNS.get(page.file.src_uri)
+    url = github.report_url(
+        config["repo_url"],
+        page_url=_page_url(page.file, config),
+        source=f"docs/{page.file.src_uri}",
+        commit=_BUILD_COMMIT,
+        verified=provenance.verified_with(run) if run else "",
+    )
+    return (
+        f'<p class="dlref-report"><a href="{html.escape(url, quote=True)}">'
+        "Report a problem with this page</a> (opens a GitHub issue with the page's details)</p>"
+    )
+
+
 def on_page_content(html_text, page, config, files):
-    """Give the "Copy all the code" button the page's script (Material's clipboard copies it)."""
+    """End every page with a report link; give "Copy all the code" the page's script."""
     if is_notebook(page.file):
         html_text = _notebook_page_content(html_text, page, config, files)
+    html_text += _report_link(page, config)
     script_file = files.get_file_from_path(companion_uri(page.file.src_uri, ".py"))
     if script_file is None or f'class="{COPY_ALL}"' not in html_text:
         return html_text

@@ -14,9 +14,11 @@ so what the tests run is exactly what the site shows:
   of) that module's namespace, where its imports live. Each block is compiled under its real file
   name and line, so a traceback points at the page line (or the included file's line).
 - Printed output and matplotlib figures are captured per block, for the site to show.
-- ``cached_run`` keys a successful run by the page's expanded code and the sources of ``dlref``
-  and ``snippets``, so the site build reuses what the tests just ran, and editing prose never
-  re-executes anything.
+- ``cached_run`` keys a successful run by the page's expanded code, the sources of ``dlref`` and
+  ``snippets``, the device and torch's version, so the site build reuses what the tests just ran,
+  editing prose never re-executes anything, and outputs from another torch are never reused.
+  Each run records what produced it (versions, device, date, commit, times): the page's
+  "verified with" line.
 """
 
 from __future__ import annotations
@@ -30,18 +32,20 @@ import json
 import linecache
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
 import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 CACHE_DIR = ROOT / ".cache" / "pages"
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 PYTHON_LANGUAGES = {"python", "py", "python3"}
 SNIPPET_CONFIG = {"base_path": [str(ROOT)], "check_paths": True, "dedent_subsections": True}
 
@@ -119,13 +123,21 @@ class BlockOutput:
 
 @dataclass
 class PageRun:
-    """The result of executing one page."""
+    """The result of executing one page, and the record of what produced it.
+
+    The record (versions, date, commit, times) is what a page's "verified with" line states.
+    """
 
     page: str
     key: str
     device: str
-    seconds: float
+    seconds: float  # wall-clock time of the page's code
     outputs: list[BlockOutput]
+    cpu_seconds: float = 0.0  # CPU time of the process while the code ran, over all its threads
+    torch: str = ""  # torch.__version__ of the run
+    dlref: str = ""  # dlref's version
+    date: str = ""  # when the run finished, ISO 8601 in UTC
+    commit: str = ""  # the repository's commit, "+" appended when the page or dlref had edits
 
 
 class BlockError(Exception):
@@ -339,12 +351,33 @@ def _page_environment(page: str):
             _take_figures()
 
 
+PAGE_THREADS = 1  # torch's CPU threads while a page runs: its numbers do not depend on the machine
+
+
+@contextlib.contextmanager
+def _threads(count: int):
+    """Run torch's CPU kernels on ``count`` threads, restoring the previous number after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def execute_blocks(blocks: list[Block]) -> list[BlockOutput]:
-    """Execute blocks in order in one page namespace; raise ``BlockError`` at the first failure."""
+    """Execute blocks in order in one page namespace; raise ``BlockError`` at the first failure.
+
+    Torch runs on ``PAGE_THREADS`` CPU threads, so a page prints the same numbers on a laptop, on
+    a 64-core server and in the suite's parallel workers (a reader's run with more threads may
+    differ in the last digits).
+    """
     outputs = []
     page = blocks[0].page if blocks else ""
     namespace = {"__name__": "__main__", "__file__": str(ROOT / page)}
-    with _page_environment(page):
+    with _page_environment(page), _threads(PAGE_THREADS):
         for block in blocks:
             target, filename, offset = _namespace_for(block, namespace)
             stdout = io.StringIO()
@@ -376,9 +409,38 @@ def _device_name() -> str:
     return get_device().type
 
 
+def _versions() -> dict[str, str]:
+    """The versions a run depends on beyond the repository: torch's and dlref's."""
+    import torch
+
+    from dlref import __version__
+
+    return {"torch": torch.__version__, "dlref": __version__}
+
+
+def commit(*paths: str) -> str:
+    """The repository's commit, with "+" if any of ``paths`` (or, with none, any file) has edits.
+
+    Empty outside a git checkout (e.g. a copy of the sources without ``.git``).
+    """
+
+    def git(*arguments: str) -> str:
+        result = subprocess.run(
+            ["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    head = git("rev-parse", "--short=10", "HEAD")
+    edited = git("status", "--porcelain", "--", *paths)
+    return head + ("+" if head and edited else "")
+
+
 def cache_key(blocks: list[Block]) -> str:
-    """The key of a page run: its expanded code, the repository's code, the device, the format."""
-    digest = hashlib.sha256(f"{CACHE_FORMAT}:{_device_name()}:{_source_fingerprint()}".encode())
+    """The key of a page run: its expanded code, the repository's code, the device, torch's
+    version and the store's format. Outputs from another torch or device are never reused."""
+    digest = hashlib.sha256(
+        f"{CACHE_FORMAT}:{_device_name()}:{_versions()['torch']}:{_source_fingerprint()}".encode()
+    )
     for block in blocks:
         digest.update(block.code.encode())
     return digest.hexdigest()[:32]
@@ -391,11 +453,20 @@ def run_page(page: Path) -> PageRun:
         BlockError: If a block raises; the message names the page and the block's line.
     """
     blocks = page_blocks(page)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     outputs = execute_blocks(blocks)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    name = blocks[0].page if blocks else str(page)
     run = PageRun(
-        blocks[0].page if blocks else str(page), cache_key(blocks), _device_name(), seconds, outputs
+        name,
+        cache_key(blocks),
+        _device_name(),
+        seconds,
+        outputs,
+        cpu_seconds=cpu_seconds,
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        commit=commit(name, "dlref", "snippets"),
+        **_versions(),
     )
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     (CACHE_DIR / f"{run.key}.json").write_text(json.dumps(asdict(run)), encoding="utf-8")

@@ -138,7 +138,10 @@ def test_copy_all_runs_in_an_empty_folder_and_prints_what_the_page_shows(
     folder = tmp_path / "empty"
     folder.mkdir()
     (folder / served_script.name).write_text(code, encoding="utf-8")
-    result = _run(reader_python, [served_script.name], cwd=folder)
+    # On as many threads as the page's run, so that it prints the same numbers.
+    result = _run(
+        reader_python, [served_script.name], cwd=folder, OMP_NUM_THREADS=str(pages.PAGE_THREADS)
+    )
     assert result.returncode == 0, f"{served_script.name} failed:\n{result.stderr[-3000:]}"
     relative = str(page.relative_to(pages.ROOT))
     compare_output(result.stdout, _printed(relative, page_runs), served_script.name)

@@ -1,8 +1,11 @@
-"""The built site: it builds strictly, and every Python block a reader sees was executed."""
+"""The built site: it builds strictly, every Python block a reader sees was executed, and no
+link, anchor or image is broken."""
 
 import doctest
 import importlib
 import re
+from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from bs4 import BeautifulSoup
@@ -141,3 +144,40 @@ def test_notebook_pages_link_other_pages_by_their_urls(built_site):
             if link.endswith("/") and not link.startswith(("http", "#")):
                 target = (html_page_for(page, built_site.directory).parent / link).resolve()
                 assert (target / "index.html").exists(), f"{page.name}: broken link {link}"
+
+
+def _target(page: Path, reference: str) -> tuple[Path, str]:
+    """The file a relative link or image of ``page`` points at, and the anchor it names."""
+    path, _, anchor = unquote(reference.split("?")[0]).partition("#")
+    target = (page.parent / path).resolve() if path else page
+    return (target / "index.html" if target.is_dir() else target), anchor
+
+
+def test_no_broken_link_anchor_or_image_on_the_site(built_site):
+    """Every link between the site's pages, every anchor it names and every image exists."""
+    site = built_site.directory.resolve()
+    ids: dict[Path, set[str]] = {}
+
+    def anchors(html_file: Path) -> set[str]:
+        if html_file not in ids:
+            soup = BeautifulSoup(html_file.read_text(encoding="utf-8"), "html.parser")
+            ids[html_file] = {tag["id"] for tag in soup.find_all(id=True)}
+        return ids[html_file]
+
+    broken, checked = [], 0
+    for page in sorted(site.rglob("*.html")):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        references = [(a["href"], "link") for a in soup.find_all("a", href=True)]
+        references += [(img["src"], "image") for img in soup.find_all("img", src=True)]
+        for reference, kind in references:
+            if re.match(r"[a-z]+:", reference):  # another host, mailto:, data:
+                continue
+            target, anchor = _target(page, reference)
+            checked += 1
+            where = f"{page.relative_to(site)}: {kind} {reference!r}"
+            if not target.is_file() or not target.is_relative_to(site):
+                broken.append(f"{where} -> no such file")
+            elif anchor and target.suffix == ".html" and anchor not in anchors(target):
+                broken.append(f"{where} -> no element with id {anchor!r}")
+    assert not broken, f"{len(broken)} broken of {checked}:\n" + "\n".join(broken[:40])
+    assert checked > 1000, f"only {checked} links and images checked"
