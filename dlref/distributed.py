@@ -2,10 +2,10 @@ r"""Data-parallel training with ``DistributedDataParallel``, launched by ``torch
 
 Explained on the page [Training on many GPUs and machines](../training/distributed-training.md).
 
-**Data parallelism.** $W$ processes (*ranks*, one per GPU) each hold a full copy of the model
-$\theta$. At every step rank $r$ takes its own shard $\mathcal{B}_r$ of the global batch
-$\mathcal{B} = \mathcal{B}_1 \cup \dots \cup \mathcal{B}_W$, with $|\mathcal{B}_r| = B$ samples
-each, and computes the gradient of its mean loss,
+**Data parallelism.** $R$ processes (*ranks* $r = 0, \dots, R - 1$, one per GPU) each hold a
+full copy of the model $\theta$. At every step rank $r$ takes its own shard $\mathcal{B}_r$ of
+the global batch $\mathcal{B} = \mathcal{B}_0 \cup \dots \cup \mathcal{B}_{R-1}$, with
+$|\mathcal{B}_r| = B$ samples each, and computes the gradient of its mean loss,
 
 $$
 \begin{aligned}
@@ -13,25 +13,25 @@ g_r = \nabla_\theta \frac{1}{B} \sum_{i \in \mathcal{B}_r} \ell_i(\theta).
 \end{aligned}
 $$
 
-An *all-reduce* sums the $g_r$ across ranks and every rank divides by $W$, so each one holds
+An *all-reduce* sums the $g_r$ across ranks and every rank divides by $R$, so each one holds
 
 $$
 \begin{aligned}
-\frac{1}{W} \sum_{r=1}^{W} g_r
-= \nabla_\theta \frac{1}{W B} \sum_{i \in \mathcal{B}} \ell_i(\theta),
+\frac{1}{R} \sum_{r=0}^{R-1} g_r
+= \nabla_\theta \frac{1}{R B} \sum_{i \in \mathcal{B}} \ell_i(\theta),
 \end{aligned}
 $$
 
-the gradient of the mean loss over the combined batch of $W B$ samples: the mean of equal-size
+the gradient of the mean loss over the combined batch of $R B$ samples: the mean of equal-size
 shard means is the mean of the whole. Every rank then takes the same optimizer step from the same
 weights, so the copies stay identical without ever sending weights.
 
 **Gradient accumulation** over $A$ micro-batches divides each micro-batch's loss by $A$ and
 calls ``backward`` $A$ times, adding into ``.grad``; inside ``ddp.no_sync()`` those backward passes
 skip the all-reduce, so one all-reduce per optimizer step averages everything, over a global
-batch of $A W B$ samples.
+batch of $A R B$ samples.
 
-**Data.** ``DistributedSampler`` gives rank $r$ the indices $r, r + W, r + 2W, \dots$ of one
+**Data.** ``DistributedSampler`` gives rank $r$ the indices $r, r + R, r + 2R, \dots$ of one
 permutation shared by all ranks (seeded by ``seed + epoch``: call ``set_epoch`` every epoch),
 after dropping the tail (``drop_last=True``) or padding with repeated samples so every rank gets
 as many.
@@ -85,7 +85,7 @@ class DDPConfig:
     Attributes:
         steps: Train until this many optimizer steps have been taken in all.
         batch_size: Samples per rank per micro-batch, $B$.
-        accumulation: Micro-batches per optimizer step, $A$ (the global batch is $A W B$).
+        accumulation: Micro-batches per optimizer step, $A$ (the global batch is $A R B$).
         lr: Learning rate of SGD with momentum 0.9.
         hidden: Width of the MLP's hidden layer.
         seed: Seed of the initial weights and of the sampler's shuffles.
@@ -118,8 +118,8 @@ class DDPResult:
         losses: The mean loss over the global batch at each step of this run.
         first_grads: The all-reduced gradients of this run's first step, by parameter name.
         rank_gap: The largest difference between this rank's final weights and rank 0's.
-        world_size: The number of ranks, $W$.
-        global_batch: Samples per optimizer step, $A W B$.
+        world_size: The number of ranks, $R$.
+        global_batch: Samples per optimizer step, $A R B$.
     """
 
     losses: list[float] = field(default_factory=list)
@@ -211,6 +211,7 @@ def train_ddp(config: DDPConfig, device: torch.device) -> DDPResult:
     """Train the digits MLP on every rank of the process group; rank 0 saves checkpoints."""
     _check_config(config)
     rank, world, accumulation = dist.get_rank(), dist.get_world_size(), config.accumulation
+    dtype = getattr(torch, config.dtype)
     data = load_data(config)  # the same dataset on every rank
     sampler = DistributedSampler(data, world, rank, shuffle=True, seed=config.seed, drop_last=True)
     loader = DataLoader(data, batch_size=config.batch_size, sampler=sampler, drop_last=True)
@@ -225,7 +226,7 @@ def train_ddp(config: DDPConfig, device: torch.device) -> DDPResult:
         epoch, done = divmod(step, per_epoch)
         sampler.set_epoch(epoch)  # a new shuffle each epoch, the same one on every rank
         todo = itertools.islice(loader, done * accumulation, per_epoch * accumulation)  # resume
-        step_loss = torch.zeros((), device=device)
+        step_loss = torch.zeros((), device=device, dtype=dtype)
         for i, (x, y) in enumerate(todo):
             last = (i + 1) % accumulation == 0  # all-reduce only on the last micro-batch
             with contextlib.nullcontext() if last else ddp.no_sync():
@@ -240,7 +241,7 @@ def train_ddp(config: DDPConfig, device: torch.device) -> DDPResult:
             optimizer.zero_grad()
             step += 1
             result.losses.append(_global_mean(step_loss))  # the global batch's mean loss
-            step_loss = torch.zeros((), device=device)
+            step_loss = torch.zeros((), device=device, dtype=dtype)
             if step % config.checkpoint_every == 0 or step == config.steps:
                 save_on_rank0(ddp, optimizer, step, Path(config.out) / f"checkpoint-{step}.pt")
             if step == config.steps:
@@ -297,6 +298,7 @@ def main(argv: list[str] | None = None) -> DDPResult:
         print(f"world size: {result.world_size}, global batch: {result.global_batch}")
         print(f"steps: {len(result.losses)}, last loss: {result.losses[-1]:.4f}")
         print(f"largest weight difference between ranks: {result.rank_gap:.1e}")
+    dist.barrier()  # every rank is done before the group goes away
     dist.destroy_process_group()
     return result
 
