@@ -38,6 +38,8 @@ log = logging.getLogger("mkdocs.hooks.math")
 
 @dataclass(frozen=True)
 class Delimiter:
+    """How a formula is marked in text: ``\\(`` and ``\\)``, say, and whether it is displayed."""
+
     left: str
     right: str
     display: bool
@@ -45,6 +47,8 @@ class Delimiter:
 
 @dataclass(frozen=True)
 class Formula:
+    """A formula found in text: its TeX, and whether it is displayed (in its own block)."""
+
     tex: str
     display: bool
 
@@ -258,10 +262,12 @@ _RENDERER = KatexRenderer()
 
 
 def on_post_page(output, page, config):
+    """The page's final HTML, its math rendered."""
     return render_math(output, page.file.src_uri, _RENDERER)
 
 
 def on_post_build(config):
+    """The build is over: end its Node process (``mkdocs serve`` starts one per rebuild)."""
     _RENDERER.close()
 
 
