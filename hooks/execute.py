@@ -15,7 +15,8 @@ A notebook page (``docs/**/*.ipynb``, rendered by mkdocs-jupyter) runs the same 
 mkdocs-jupyter renders a copy of it whose outputs are what this run printed and drew (committed
 outputs never reach the site), under the same install line, script and notebook download.
 
-It also serves KaTeX from the site itself, and keeps raw TeX out of search previews.
+It also serves KaTeX's stylesheet and fonts from the site itself (``hooks/math.py`` renders the
+math at build time), and keeps raw TeX out of search previews.
 
 ``DLREF_EXECUTE`` chooses what the build does with a page's code:
 
@@ -58,7 +59,7 @@ from hooks import (  # noqa: E402 - path first
 
 MODES = ("auto", "always", "never")
 KATEX = pages.ROOT / "node_modules" / "katex" / "dist"
-KATEX_FILES = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
+KATEX_FILES = ["katex.min.css"]  # and its fonts: hooks/math.py renders the math at build time
 
 COPY_ALL = "md-button dlref-copy-all"  # on_page_content gives this button the page's script
 _RUNS: dict[str, pages.PageRun | None] = {}  # src_uri -> this build's run of the page
@@ -83,7 +84,7 @@ def _mode() -> str:
 
 def on_config(config):
     _mode()
-    if not (KATEX / "katex.min.js").exists():
+    if not (KATEX / "katex.min.css").exists():
         raise PluginError(
             f"KaTeX is missing from {KATEX}: run `npm ci` (make does it) to install it locally"
         )

@@ -133,7 +133,7 @@ class PageRun:
     device: str
     seconds: float  # wall-clock time of the page's code
     outputs: list[BlockOutput]
-    cpu_seconds: float = 0.0  # CPU time of the process while the code ran, over all its threads
+    cpu_seconds: float = 0.0  # CPU time while the code ran: all threads, and child processes
     torch: str = ""  # torch.__version__ of the run
     dlref: str = ""  # dlref's version
     date: str = ""  # when the run finished, ISO 8601 in UTC
@@ -446,6 +446,13 @@ def cache_key(blocks: list[Block]) -> str:
     return digest.hexdigest()[:32]
 
 
+def _cpu_time() -> float:
+    """CPU seconds used so far by this process and the child processes it has waited for (a
+    page that launches ``torchrun`` pays for its workers too)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def run_page(page: Path) -> PageRun:
     """Execute every Python block of ``page`` and store the result in the cache.
 
@@ -453,9 +460,9 @@ def run_page(page: Path) -> PageRun:
         BlockError: If a block raises; the message names the page and the block's line.
     """
     blocks = page_blocks(page)
-    start, cpu_start = time.perf_counter(), time.process_time()
+    start, cpu_start = time.perf_counter(), _cpu_time()
     outputs = execute_blocks(blocks)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    seconds, cpu_seconds = time.perf_counter() - start, _cpu_time() - cpu_start
     name = blocks[0].page if blocks else str(page)
     run = PageRun(
         name,

@@ -16,6 +16,7 @@ from dlref.exercises import (
     autoencoder,
     backprop,
     conv,
+    distributed,
     gradients,
     norm,
     optim,
@@ -33,6 +34,7 @@ from dlref.exercises.autoencoder import *  # noqa: F403
 from dlref.exercises.backprop import *  # noqa: F403
 from dlref.exercises.checking import ExerciseFailed
 from dlref.exercises.conv import *  # noqa: F403
+from dlref.exercises.distributed import *  # noqa: F403
 from dlref.exercises.gradients import *  # noqa: F403
 from dlref.exercises.norm import *  # noqa: F403
 from dlref.exercises.optim import *  # noqa: F403
@@ -51,6 +53,7 @@ __all__ = [
     *autoencoder.__all__,
     *backprop.__all__,
     *conv.__all__,
+    *distributed.__all__,
     *gradients.__all__,
     *norm.__all__,
     *optim.__all__,

@@ -143,24 +143,42 @@ def offline_page(base_url: str):
 
 AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
+# axe-core's rules about colours: they read every piece of text on the page, most of axe's time.
+COLOUR_RULES = ("color-contrast", "link-in-text-block")
+WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")  # the rules that WCAG 2.1 AA requires
+
 # axe-core's findings, one entry per rule broken, with the elements that break it.
-_AXE_RUN = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+_AXE_RUN = """async options => (await axe.run(document, options)).violations
   .map(v => ({rule: v.id, impact: v.impact, help: v.help,
               targets: v.nodes.map(n => n.target.join(" "))}))"""
 
 
-def axe_violations(page) -> list[dict]:
+def axe_violations(page, rules: str = "all") -> list[dict]:
     """What axe-core finds wrong with the page as it is laid out now.
+
+    Args:
+        page: A Playwright page.
+        rules: ``"all"`` of axe's default rules; only its ``"colours"`` rules (``COLOUR_RULES``);
+            or the WCAG 2.1 A and AA rules but the colour rules, ``"structure"``: names, roles,
+            text alternatives, keyboard access, what a page's own content can get wrong.
 
     Returns:
         One dict per rule broken: ``rule``, ``impact`` (minor, moderate, serious, critical),
         ``help`` and ``targets`` (CSS selectors of the elements).
     """
+    skip_colours = {rule: {"enabled": False} for rule in COLOUR_RULES}
+    choices = {
+        "all": {},
+        "colours": {"runOnly": {"type": "rule", "values": list(COLOUR_RULES)}},
+        "structure": {"runOnly": {"type": "tag", "values": list(WCAG_TAGS)}, "rules": skip_colours},
+    }
+    if rules not in choices:
+        raise ValueError(f"rules must be one of {sorted(choices)}, got {rules!r}")
     if not AXE_SCRIPT.exists():
         raise RuntimeError(f"axe-core is not installed (no {AXE_SCRIPT}): run `make setup`")
     if not page.evaluate("() => typeof axe !== 'undefined'"):
         page.add_script_tag(path=AXE_SCRIPT)
-    return page.evaluate(_AXE_RUN)
+    return page.evaluate(_AXE_RUN, {"resultTypes": ["violations"], **choices[rules]})
 
 
 def show_color_scheme(page, scheme: str) -> None:

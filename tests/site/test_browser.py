@@ -12,11 +12,16 @@ from tests.site.site_build import html_page_for
 pytestmark = pytest.mark.site
 
 MATH_PAGE = "foundations/backpropagation/"
+# Pages whose colours axe-core checks in light and dark mode, one of each kind (the other pages
+# are checked for all but colours, which come from one stylesheet: see layout.survey).
+COLOUR_PAGES = frozenset(
+    {"", MATH_PAGE, "projects/image-classification/", "reference/models/transformer/"}
+)
 
 
 @pytest.fixture(scope="module")
 def site_survey(built_site) -> Survey:
-    """One visit to every page of the site: its math, and its layout at each width."""
+    """One visit to every page of the site: its math, accessibility, and layout at each width."""
     urls = [
         str(html_page_for(page, built_site.directory).parent.relative_to(built_site.directory))
         .replace(".", "", 1)
@@ -24,7 +29,9 @@ def site_survey(built_site) -> Survey:
         + "/"
         for page in page_files()
     ]
-    return survey(built_site.directory, [url.lstrip("/") for url in urls])
+    return survey(
+        built_site.directory, [url.lstrip("/") for url in urls], colour_pages=COLOUR_PAGES
+    )
 
 
 def test_math_renders_offline_on_every_page(built_site, site_survey):
@@ -44,6 +51,28 @@ def test_math_renders_offline_on_every_page(built_site, site_survey):
         )
         assert fonts > 0, "KaTeX's fonts did not load from the site"
         assert not blocked, f"the site tried to reach outside itself: {blocked}"
+
+
+def test_every_page_loads_without_console_errors_or_failed_requests(site_survey):
+    assert len(site_survey.math) > 10, f"only {len(site_survey.math)} pages visited"
+    assert not site_survey.errors, "uncaught JavaScript errors:\n" + "\n".join(site_survey.errors)
+    assert not site_survey.console_errors, "console errors:\n" + "\n".join(
+        site_survey.console_errors
+    )
+    assert not site_survey.failed_requests, "requests that failed:\n" + "\n".join(
+        site_survey.failed_requests
+    )
+
+
+def test_no_serious_accessibility_violation_on_any_page(site_survey):
+    assert not site_survey.violations, (
+        "axe-core found serious or critical violations:\n" + "\n".join(site_survey.violations)
+    )
+    pages, sampled = len(site_survey.math), len(COLOUR_PAGES & site_survey.math.keys())
+    assert sampled == len(COLOUR_PAGES), f"colours checked on {sampled} of {sorted(COLOUR_PAGES)}"
+    views = {"structure": pages - sampled, "all": sampled, "colours": sampled}
+    assert site_survey.axe_views == views, f"axe checked {site_survey.axe_views}, wanted {views}"
+    print(f"axe-core: {site_survey.axe_views} page views in {site_survey.axe_seconds:.1f} s")
 
 
 def test_code_blocks_have_copy_buttons_and_outputs(built_site):
