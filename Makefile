@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup serve test build page lint format screenshot clean
+.PHONY: setup serve test build bench page lint format screenshot clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,12 +29,18 @@ serve: setup
 
 ## test: the whole suite: dlref against PyTorch, every page's code, snippets, the site build, a browser check
 ## (spread over one process per CPU; the pages' run times and the total are reported at the end)
+## PYTEST_ARGS adds pytest options, e.g. PYTEST_ARGS='-m "not site" --shard 2/3' for one CI shard
 test: setup /usr/bin/chromium
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 ## build: the static site for hosting, in site/
 build: setup
 	$(BIN)/mkdocs build --strict
+
+## bench: time dlref against PyTorch's built-ins (forward and backward, optimizer steps, epochs), eager and
+## compiled; prints the table and writes it to benchmarks/<device>.md, which the page "How fast is dlref?" shows
+bench: setup
+	$(BIN)/python -m dlref.benchmark --output benchmarks/$$($(BIN)/python -c 'import dlref; print(dlref.get_device().type)').md
 
 ## page: start a new topic page from templates/page.md and add it to nav: make page NAME=section/topic
 page: setup

@@ -79,8 +79,8 @@ def _normal_cdf(x: torch.Tensor) -> torch.Tensor:
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
     r"""Logistic sigmoid $\sigma(x) = 1 / (1 + e^{-x})$, finite for every $x$."""
     checks.floating_tensor("sigmoid", x)
-    e = torch.exp(torch.where(x >= 0, -x, x))  # e^{-|x|} in (0, 1], never overflows
-    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))  # 1/(1 + e^{-x}) = e^x/(1 + e^x)
+    e = torch.exp(torch.where(x >= 0, -x, x))  # e^{-|x|} in (0, 1] (slope -1 at 0, as -x's)
+    return torch.where(x >= 0, 1, e) / (1 + e)  # 1/(1 + e^{-x}) for x >= 0, e^x/(1 + e^x) below
 
 
 # --8<-- [end:sigmoid]

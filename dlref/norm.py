@@ -173,14 +173,13 @@ class _BatchNorm(nn.Module):
         use_batch_stats = self.training or not self.track_running_stats
         if use_batch_stats:
             n = self._values_per_channel(x)  # at least 2: one value has no variance
-            mean = x.mean(dim=reduce_dims)  # (C,) μ_B
-            var = x.var(dim=reduce_dims, correction=0)  # (C,) σ²_B, biased: divides by n
+            var, mean = torch.var_mean(x, dim=reduce_dims, correction=0)  # (C,) σ²_B (÷ n), μ_B
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, n)
         else:
             mean, var = self.running_mean, self.running_var  # (C,), (C,)
 
-        x_hat = (x - mean.view(per_channel)) / torch.sqrt(var.view(per_channel) + self.eps)  # x̂
+        x_hat = (x - mean.view(per_channel)) * torch.rsqrt(var.view(per_channel) + self.eps)  # x̂
         if self.weight is not None:
             x_hat = x_hat * self.weight.view(per_channel)  # γ x̂, per channel
         if self.bias is not None:
@@ -307,9 +306,9 @@ class LayerNorm(nn.Module):
             wanted = ", ".join(["*", *map(str, self.normalized_shape)])
             raise ValueError(f"LayerNorm expects input of shape ({wanted}), got {tuple(x.shape)}")
         dims = tuple(range(-k, 0))  # the trailing normalized_shape dims
-        mean = x.mean(dim=dims, keepdim=True)  # (*, 1, ..., 1): one mean per sample
-        var = x.var(dim=dims, correction=0, keepdim=True)  # (*, 1, ..., 1) biased
-        x_hat = (x - mean) / torch.sqrt(var + self.eps)  # (*, *normalized_shape)
+        # one pass for both statistics, (*, 1, ..., 1) each: one per sample, the variance biased
+        var, mean = torch.var_mean(x, dim=dims, correction=0, keepdim=True)
+        x_hat = (x - mean) * torch.rsqrt(var + self.eps)  # (x - μ) / √(σ² + ε): (*, *norm_shape)
         if self.weight is not None:
             x_hat = x_hat * self.weight  # gamma: (*normalized_shape), broadcast over *
         if self.bias is not None:

@@ -59,11 +59,23 @@ def test_actionlint_passes_on_every_workflow():
 def test_every_workflow_that_runs_the_suite_calls_make_test():
     for name in RUNS_THE_SUITE:
         scripts = run_scripts(name)
-        assert "make test" in scripts, f"{name} has no `make test` step: {scripts}"
+        calls = [s for s in scripts if s == "make test" or s.startswith("make test PYTEST_ARGS=")]
+        assert calls, f"{name} has no `make test` step: {scripts}"
     for path in WORKFLOWS.glob("*.yml"):
         pytest_calls = [script for script in run_scripts(path.name) if "pytest" in script]
         assert not pytest_calls, f"{path.name} runs pytest itself, not `make test`: {pytest_calls}"
     assert "make build" in run_scripts("pages.yml"), "pages.yml should build with `make build`"
+
+
+def test_the_shards_and_the_site_job_together_run_the_whole_suite():
+    jobs = workflow("tests.yml")["jobs"]
+    shards = jobs["pages"]["strategy"]["matrix"]["shard"]
+    (shard_call,) = [s for s in run_scripts("tests.yml") if "--shard" in s]
+    wanted = f"--shard ${{{{ matrix.shard }}}}/{len(shards)}'"
+    assert shard_call == 'make test PYTEST_ARGS=\'-m "not site" ' + wanted
+    assert shards == list(range(1, len(shards) + 1)), shards
+    assert jobs["site"]["needs"] == "pages"
+    assert "make test PYTEST_ARGS='-m site --reuse-page-runs'" in run_scripts("tests.yml")
 
 
 def lower_bounds() -> dict[str, Version]:

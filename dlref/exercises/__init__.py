@@ -20,6 +20,7 @@ from dlref.exercises import (
     gradients,
     norm,
     optim,
+    performance,
     resnet,
     rnn,
     symmetry,
@@ -38,6 +39,7 @@ from dlref.exercises.distributed import *  # noqa: F403
 from dlref.exercises.gradients import *  # noqa: F403
 from dlref.exercises.norm import *  # noqa: F403
 from dlref.exercises.optim import *  # noqa: F403
+from dlref.exercises.performance import *  # noqa: F403
 from dlref.exercises.resnet import *  # noqa: F403
 from dlref.exercises.rnn import *  # noqa: F403
 from dlref.exercises.symmetry import *  # noqa: F403
@@ -57,6 +59,7 @@ __all__ = [
     *gradients.__all__,
     *norm.__all__,
     *optim.__all__,
+    *performance.__all__,
     *resnet.__all__,
     *rnn.__all__,
     *symmetry.__all__,

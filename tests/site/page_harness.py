@@ -14,6 +14,12 @@ at most that long to wait on a laptop. A hang still fails, after ``PAGE_TIMEOUT_
 With pytest-xdist (``make test`` runs ``pytest -n auto``) pages spread across processes, one page
 per worker at a time; every page runs once per test run, and the site tests, which need every
 page's run, take the runs the workers stored (``run_once``).
+
+Across machines, ``--shard K/N`` keeps the K-th of N shares of the test files (pages dealt out in
+turn, then the other test files), so N CI runners share the suite: each runs
+``make test PYTEST_ARGS='-m "not site" --shard K/N'``, and one more runs the site tests with
+``--reuse-page-runs`` on the page runs they stored (``.cache/pages``), which it takes whatever
+their date (their key already covers the code, torch's version and the device).
 """
 
 from __future__ import annotations
@@ -34,8 +40,37 @@ RUNS = pytest.StashKey[dict]()
 STARTED = pytest.StashKey[float]()
 
 
+def pytest_addoption(parser):
+    group = parser.getgroup("dlref pages")
+    group.addoption(
+        "--shard",
+        metavar="K/N",
+        help="run only the K-th of N shares of the test files (1 <= K <= N), for N CI runners",
+    )
+    group.addoption(
+        "--reuse-page-runs",
+        action="store_true",
+        help="take every page's stored run, even one made before this test run began",
+    )
+
+
+def shard_of(value: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` as ``(K, N)``, or ``None`` for no sharding.
+
+    Raises:
+        pytest.UsageError: If the value is not two integers with 1 <= K <= N.
+    """
+    if value is None:
+        return None
+    k, _, n = value.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise pytest.UsageError(f"--shard expects K/N with 1 <= K <= N, such as 2/3, got {value!r}")
+    return int(k), int(n)
+
+
 def pytest_configure(config):
     config.stash[RUNS] = {}
+    shard_of(config.getoption("shard"))  # a bad value fails before collection
     # When this test run began: the controller's clock, handed to every xdist worker.
     worker = getattr(config, "workerinput", None)
     config.stash[STARTED] = worker["dlref_started"] if worker else time.time()
@@ -54,10 +89,18 @@ def run_once(page: Path, config) -> pages.PageRun:
     pages.CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with FileLock(pages.CACHE_DIR / f"{pages.cache_key(blocks)}.lock"):
         run = pages.cached_run(page)
-        if run is None or datetime.fromisoformat(run.date).timestamp() < config.stash[STARTED]:
+        if run is None or not _of_this_run(run, config):
             run = pages.run_page(page)
     config.stash[RUNS][run.page] = run
     return run
+
+
+def _of_this_run(run: pages.PageRun, config) -> bool:
+    """Whether a stored run counts as this test run's: made since it began, or any with
+    ``--reuse-page-runs``."""
+    if config.getoption("reuse_page_runs"):
+        return True
+    return datetime.fromisoformat(run.date).timestamp() >= config.stash[STARTED]
 
 
 def _given_explicitly(path: Path, config) -> bool:
@@ -130,12 +173,18 @@ def page_runs(request) -> dict[str, pages.PageRun]:
     return runs
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """Run the site tests after the pages, so the build reuses the runs the pages just made.
 
     Under ``--dist loadgroup`` the tests of a site module that opens the site in a browser stay
-    on one worker, which pays for their module's browser visit once.
+    on one worker, which pays for their module's browser visit once. With ``--shard K/N``, only
+    the items of the K-th share of the files are kept (see ``shard_files``).
     """
+    shard = shard_of(config.getoption("shard"))
+    if shard:
+        keep = shard_files(sorted({item.path for item in items}), *shard)
+        config.hook.pytest_deselected(items=[item for item in items if item.path not in keep])
+        items[:] = [item for item in items if item.path in keep]
     items.sort(key=lambda item: item.get_closest_marker("site") is not None)
     for item in items:
         if item.get_closest_marker("site") and item.module.__name__ in GROUPED_MODULES:
@@ -145,12 +194,24 @@ def pytest_collection_modifyitems(items):
 GROUPED_MODULES = {"tests.site.test_browser", "tests.site.test_navigation"}
 
 
+def shard_files(files: list[Path], k: int, n: int) -> set[Path]:
+    """The K-th of N shares of ``files``: pages dealt out in turn, then the other files.
+
+    Pages are dealt first, in order, because they take most of the time; the other files then
+    continue the deal where the pages stopped, so every share gets about as many of each.
+    """
+    ordered = [f for f in files if f.suffix in PAGE_SUFFIXES] + [
+        f for f in files if f.suffix not in PAGE_SUFFIXES
+    ]
+    return {f for i, f in enumerate(ordered) if i % n == k - 1}
+
+
 def _stored_runs(config) -> list[pages.PageRun]:
     """Every page's run of this test run, whichever worker made it."""
     runs = []
     for page in page_files():
         run = pages.cached_run(page) if pages.page_blocks(page) else None
-        if run and datetime.fromisoformat(run.date).timestamp() >= config.stash[STARTED]:
+        if run and _of_this_run(run, config):
             runs.append(run)
     return runs
 

@@ -177,3 +177,17 @@ def test_a_failing_cell_fails_pytest_naming_the_notebook_and_the_cell(tmp_path):
     assert f'File "{page}, cell 3", line 2, in broken' in result.stdout
     assert "return x / 0" in result.stdout  # the line of the cell, shown in the traceback
     assert "ZeroDivisionError: division by zero" in result.stdout
+
+
+def test_shards_share_out_every_file_once_with_the_pages_dealt_evenly():
+    from tests.site.page_harness import shard_files, shard_of
+
+    files = [Path(f"docs/p{i}.md") for i in range(7)] + [Path(f"tests/t{i}.py") for i in range(5)]
+    shares = [shard_files(files, k, 3) for k in (1, 2, 3)]
+    assert sorted(f for share in shares for f in share) == sorted(files)
+    assert [sum(f.suffix == ".md" for f in share) for share in shares] == [3, 2, 2]
+    assert [len(share) for share in shares] == [4, 4, 4]
+    assert shard_of("2/3") == (2, 3) and shard_of(None) is None
+    for bad in ("0/3", "4/3", "1", "a/b"):
+        with pytest.raises(pytest.UsageError, match="K/N"):
+            shard_of(bad)

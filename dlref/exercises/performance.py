@@ -1,0 +1,137 @@
+"""Checks for the exercises of the page on speed: layers fused into one autograd node.
+
+Explained on the page [How fast is dlref?](../training/performance.md#exercises).
+
+Each check runs the reader's ``torch.autograd.Function`` in float64 on a few inputs (extreme
+values included), compares the values and the gradients of every input with PyTorch's built-in
+(``F.silu``, ``F.layer_norm``) differentiated by autograd, and checks that autograd recorded the
+answer as one node, which is the point of writing the backward by hand.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from dlref.exercises.checking import ExerciseFailed, assert_close, call, passed
+
+__all__ = ["check_silu_function", "check_layer_norm_function"]
+
+
+def _function_class(answer: object, name: str) -> type[torch.autograd.Function]:
+    """The reader's answer must be a subclass of ``torch.autograd.Function`` (not an instance)."""
+    if not (isinstance(answer, type) and issubclass(answer, torch.autograd.Function)):
+        raise ExerciseFailed(
+            f"expected {name}, a class that subclasses torch.autograd.Function, got "
+            f"{type(answer).__name__ if not isinstance(answer, type) else answer.__name__}"
+        )
+    return answer
+
+
+def _one_node(output: object, name: str) -> torch.Tensor:
+    """The output must be a tensor whose whole graph is one node of the reader's Function."""
+    if not isinstance(output, torch.Tensor):
+        raise ExerciseFailed(f"{name}.apply returned {type(output).__name__}, not a tensor")
+    node = output.grad_fn
+    if node is None:
+        raise ExerciseFailed(
+            f"{name}.apply returned a tensor without a gradient: return a tensor computed from "
+            f"the input inside forward (autograd attaches {name}'s backward to it)"
+        )
+    parents = [parent for parent, _ in node.next_functions if parent is not None]
+    if not type(node).__name__.startswith(name) or any(
+        type(parent).__name__ != "AccumulateGrad" for parent in parents
+    ):
+        raise ExerciseFailed(
+            f"autograd recorded {type(node).__name__} fed by "
+            f"{[type(parent).__name__ for parent in parents]}: the output should come from "
+            f"{name}'s own backward, straight from the inputs (one node)"
+        )
+    return output
+
+
+def _gradients(output: torch.Tensor, inputs: list[torch.Tensor], upstream: torch.Tensor, name):
+    try:
+        return torch.autograd.grad(output, inputs, upstream, allow_unused=True)
+    except Exception as exc:
+        raise ExerciseFailed(
+            f"{name}'s backward raised {type(exc).__name__}: {exc}; it returns one gradient "
+            f"per input of forward (None for a number such as eps)"
+        ) from exc
+
+
+def check_silu_function(answer: type[torch.autograd.Function]) -> None:
+    r"""Check a ``torch.autograd.Function`` for SiLU, $x\,\sigma(x)$, with its own backward.
+
+    ``answer.apply(x)`` must equal ``F.silu(x)`` and its gradient must equal autograd's through
+    ``F.silu``, in float64, on random inputs of two shapes and on extreme values ($\pm 800$),
+    and the output's graph must be the answer's one node.
+
+    Raises:
+        ExerciseFailed: If a value or gradient differs, the graph has other nodes, or the
+            answer is not a Function subclass.
+    """
+    silu = _function_class(answer, "SiLU")
+    name = silu.__name__
+    generator = torch.Generator().manual_seed(0)
+    cases = [
+        ("x of shape (1000,)", 4 * torch.randn(1000, generator=generator, dtype=torch.float64)),
+        (
+            "x of shape (8, 16, 32)",
+            torch.randn(8, 16, 32, generator=generator, dtype=torch.float64),
+        ),
+        ("extreme x", torch.tensor([-800.0, -40.0, 0.0, 40.0, 800.0], dtype=torch.float64)),
+    ]
+    for described, x in cases:
+        x = x.requires_grad_()
+        output = _one_node(call(silu.apply, x, what=f"{name}.apply({described})"), name)
+        assert_close(output, F.silu(x), f"{name}.apply, value, {described}", rtol=1e-10)
+        upstream = torch.randn(x.shape, generator=generator, dtype=torch.float64)
+        (got,) = _gradients(output, [x], upstream, name)
+        (expected,) = torch.autograd.grad(F.silu(x), x, upstream)
+        if got is None:
+            raise ExerciseFailed(f"{name}'s backward returned None for x: return grad * SiLU'(x)")
+        assert_close(got, expected, f"gradient of x, {described}", rtol=1e-10)
+    passed("SiLU", "one autograd node, with the values and gradients of F.silu")
+
+
+def check_layer_norm_function(answer: type[torch.autograd.Function]) -> None:
+    r"""Check a ``torch.autograd.Function`` for layer norm over the last dimension.
+
+    ``answer.apply(x, weight, bias, eps)`` must equal ``F.layer_norm(x, (D,), weight, bias,
+    eps)``, and the gradients of ``x``, ``weight`` and ``bias`` must equal autograd's through
+    it, in float64, on ``(B, D)`` and ``(B, T, D)`` inputs, a large mean, and a large ``eps``;
+    the output's graph must be the answer's one node.
+
+    Raises:
+        ExerciseFailed: If a value or gradient differs, the graph has other nodes, or the
+            answer is not a Function subclass.
+    """
+    layer_norm = _function_class(answer, "LayerNormFunction")
+    name = layer_norm.__name__
+    generator = torch.Generator().manual_seed(0)
+    f64 = {"generator": generator, "dtype": torch.float64}
+    cases = [
+        ("x of shape (16, 10)", torch.randn(16, 10, **f64), 1e-5),
+        ("x of shape (4, 6, 12)", 3 * torch.randn(4, 6, 12, **f64) - 1, 1e-5),
+        ("x of shape (8, 5) with mean 1000", 1000 + torch.randn(8, 5, **f64), 1e-5),
+        ("x of shape (8, 5) with eps = 1", torch.randn(8, 5, **f64), 1.0),
+    ]
+    for described, x, eps in cases:
+        d = x.shape[-1]
+        weight = (1 + torch.randn(d, **f64)).requires_grad_()
+        bias = torch.randn(d, **f64).requires_grad_()
+        x = x.requires_grad_()
+        inputs = [x, weight, bias]
+        what = f"{name}.apply({described}, weight, bias, eps={eps:g})"
+        output = _one_node(call(layer_norm.apply, x, weight, bias, eps, what=what), name)
+        expected = F.layer_norm(x, (d,), weight, bias, eps)
+        assert_close(output, expected, f"{name}.apply, value, {described}", rtol=1e-8, atol=1e-9)
+        upstream = torch.randn(x.shape, **f64)
+        got = _gradients(output, inputs, upstream, name)
+        wanted = torch.autograd.grad(expected, inputs, upstream)
+        for input_name, g, w in zip(("x", "weight", "bias"), got, wanted, strict=True):
+            if g is None:
+                raise ExerciseFailed(f"{name}'s backward returned None for {input_name}")
+            assert_close(g, w, f"gradient of {input_name}, {described}", rtol=1e-8, atol=1e-9)
+    passed("layer norm", "one autograd node, with the values and gradients of F.layer_norm")
