@@ -449,8 +449,8 @@ def cache_key(blocks: list[Block]) -> str:
 def _cpu_time() -> float:
     """CPU seconds used so far by this process and the child processes it has waited for (a
     page that launches ``torchrun`` pays for its workers too)."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
+    children = os.times()  # in clock ticks: too coarse for this process's own short runs
+    return time.process_time() + children.children_user + children.children_system
 
 
 def run_page(page: Path) -> PageRun:

@@ -4,8 +4,8 @@ Explained on the page [How fast is dlref?](../training/performance.md#exercises)
 
 Each check runs the reader's ``torch.autograd.Function`` in float64 on a few inputs (extreme
 values included), compares the values and the gradients of every input with PyTorch's built-in
-(``F.silu``, ``F.layer_norm``) differentiated by autograd, and checks that autograd recorded the
-answer as one node, which is the point of writing the backward by hand.
+(``torch.softmax``, ``F.layer_norm``) differentiated by autograd, and checks that autograd
+recorded the answer as one node, which is the point of writing the backward by hand.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from dlref.exercises.checking import ExerciseFailed, assert_close, call, passed
 
-__all__ = ["check_silu_function", "check_layer_norm_function"]
+__all__ = ["check_fused_softmax", "check_fused_layer_norm"]
 
 
 def _function_class(answer: object, name: str) -> type[torch.autograd.Function]:
@@ -60,42 +60,41 @@ def _gradients(output: torch.Tensor, inputs: list[torch.Tensor], upstream: torch
         ) from exc
 
 
-def check_silu_function(answer: type[torch.autograd.Function]) -> None:
-    r"""Check a ``torch.autograd.Function`` for SiLU, $x\,\sigma(x)$, with its own backward.
+def check_fused_softmax(answer: type[torch.autograd.Function]) -> None:
+    r"""Check a ``torch.autograd.Function`` for the softmax over the last dimension.
 
-    ``answer.apply(x)`` must equal ``F.silu(x)`` and its gradient must equal autograd's through
-    ``F.silu``, in float64, on random inputs of two shapes and on extreme values ($\pm 800$),
-    and the output's graph must be the answer's one node.
+    ``answer.apply(x)`` must equal ``torch.softmax(x, dim=-1)`` and its gradient autograd's
+    through it, $s \odot (g - \sum_j g_j s_j)$, in float64, on random inputs of two shapes and on
+    logits in the thousands (where an unshifted exponential overflows), and the output's graph
+    must be the answer's one node.
 
     Raises:
         ExerciseFailed: If a value or gradient differs, the graph has other nodes, or the
             answer is not a Function subclass.
     """
-    silu = _function_class(answer, "SiLU")
-    name = silu.__name__
+    softmax = _function_class(answer, "Softmax")
+    name = softmax.__name__
     generator = torch.Generator().manual_seed(0)
     cases = [
-        ("x of shape (1000,)", 4 * torch.randn(1000, generator=generator, dtype=torch.float64)),
-        (
-            "x of shape (8, 16, 32)",
-            torch.randn(8, 16, 32, generator=generator, dtype=torch.float64),
-        ),
-        ("extreme x", torch.tensor([-800.0, -40.0, 0.0, 40.0, 800.0], dtype=torch.float64)),
+        ("x of shape (16, 10)", 3 * torch.randn(16, 10, generator=generator, dtype=torch.float64)),
+        ("x of shape (4, 6, 12)", torch.randn(4, 6, 12, generator=generator, dtype=torch.float64)),
+        ("logits in the thousands", torch.tensor([[1000.0, 1001.0, 999.0], [-5e3, 0.0, 5e3]])),
     ]
     for described, x in cases:
-        x = x.requires_grad_()
-        output = _one_node(call(silu.apply, x, what=f"{name}.apply({described})"), name)
-        assert_close(output, F.silu(x), f"{name}.apply, value, {described}", rtol=1e-10)
+        x = x.to(torch.float64).requires_grad_()
+        output = _one_node(call(softmax.apply, x, what=f"{name}.apply({described})"), name)
+        expected = torch.softmax(x, dim=-1)
+        assert_close(output, expected, f"{name}.apply, value, {described}", rtol=1e-10)
         upstream = torch.randn(x.shape, generator=generator, dtype=torch.float64)
         (got,) = _gradients(output, [x], upstream, name)
-        (expected,) = torch.autograd.grad(F.silu(x), x, upstream)
+        (wanted,) = torch.autograd.grad(expected, x, upstream)
         if got is None:
-            raise ExerciseFailed(f"{name}'s backward returned None for x: return grad * SiLU'(x)")
-        assert_close(got, expected, f"gradient of x, {described}", rtol=1e-10)
-    passed("SiLU", "one autograd node, with the values and gradients of F.silu")
+            raise ExerciseFailed(f"{name}'s backward returned None for x")
+        assert_close(got, wanted, f"gradient of x, {described}", rtol=1e-10, atol=1e-12)
+    passed("softmax", "one autograd node, with the values and gradients of torch.softmax")
 
 
-def check_layer_norm_function(answer: type[torch.autograd.Function]) -> None:
+def check_fused_layer_norm(answer: type[torch.autograd.Function]) -> None:
     r"""Check a ``torch.autograd.Function`` for layer norm over the last dimension.
 
     ``answer.apply(x, weight, bias, eps)`` must equal ``F.layer_norm(x, (D,), weight, bias,

@@ -3,42 +3,37 @@ many nodes, with a hint; the page's own run proves that its solutions pass."""
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from dlref.exercises import ExerciseFailed, check_layer_norm_function, check_silu_function
+from dlref.exercises import ExerciseFailed, check_fused_layer_norm, check_fused_softmax
 
 
-class SiLU(torch.autograd.Function):
+class Softmax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        s = torch.sigmoid(x)
-        ctx.save_for_backward(x, s)
-        return x * s
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, s = ctx.saved_tensors
-        return grad * s * (1 + x * (1 - s))
-
-
-class SiLUStub(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        raise NotImplementedError
-
-    @staticmethod
-    def backward(ctx, grad):
-        raise NotImplementedError
-
-
-class SiLUSigmoidGrad(torch.autograd.Function):
-    """Backward forgets the product rule: grad * sigma'(x)."""
-
-    @staticmethod
-    def forward(ctx, x):
-        s = torch.sigmoid(x)
+        e = torch.exp(x - x.amax(-1, keepdim=True))
+        s = e / e.sum(-1, keepdim=True)
         ctx.save_for_backward(s)
-        return x * s
+        return s
+
+    @staticmethod
+    def backward(ctx, grad):
+        (s,) = ctx.saved_tensors
+        return s * (grad - (grad * s).sum(-1, keepdim=True))
+
+
+class SoftmaxUnshifted(Softmax):
+    """exp(x) without the maximum subtracted: overflows in the thousands."""
+
+    @staticmethod
+    def forward(ctx, x):
+        e = torch.exp(x)
+        s = e / e.sum(-1, keepdim=True)
+        ctx.save_for_backward(s)
+        return s
+
+
+class SoftmaxDiagonalGrad(Softmax):
+    """Only the diagonal of the Jacobian: s (1 - s) grad."""
 
     @staticmethod
     def backward(ctx, grad):
@@ -46,58 +41,44 @@ class SiLUSigmoidGrad(torch.autograd.Function):
         return grad * s * (1 - s)
 
 
-class SiLUNaive(torch.autograd.Function):
-    """sigma(x) as 1 / (1 + exp(-x)), and its backward through exp: NaN at -800."""
-
+class SoftmaxStub(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x / (1 + torch.exp(-x))
+        raise NotImplementedError
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        e = torch.exp(-x)
-        return grad * ((1 + e) + x * e) / (1 + e) ** 2
+        raise NotImplementedError
 
 
-def test_silu_solution_passes(capsys):
-    check_silu_function(SiLU)
+def test_softmax_solution_passes(capsys):
+    check_fused_softmax(Softmax)
     assert capsys.readouterr().out.startswith("Correct")
 
 
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
-        (SiLUStub, "NotImplementedError"),
-        (SiLUSigmoidGrad, "gradient of x"),
-        (SiLUNaive, "gradient of x, extreme x"),
-        (lambda x: F.silu(x), "subclasses torch.autograd.Function"),
-        (F.silu, "subclasses torch.autograd.Function"),
+        (SoftmaxStub, "NotImplementedError"),
+        (SoftmaxDiagonalGrad, "gradient of x"),
+        (SoftmaxUnshifted, "logits in the thousands"),
+        (lambda x: torch.softmax(x, -1), "subclasses torch.autograd.Function"),
     ],
 )
-def test_silu_check_refuses_wrong_answers(answer, hint):
+def test_softmax_check_refuses_wrong_answers(answer, hint):
     with pytest.raises(ExerciseFailed, match=hint):
-        check_silu_function(answer)
+        check_fused_softmax(answer)
 
 
-def test_silu_check_refuses_a_graph_of_many_nodes():
-    class SiLU(torch.autograd.Function):  # noqa: N801 - the name the check expects
-        @staticmethod
-        def forward(ctx, x):
-            return x * torch.sigmoid(x)
-
-        @staticmethod
-        def backward(ctx, grad):
-            raise AssertionError("never called")
-
-    class Composite(SiLU):
+def test_softmax_check_refuses_a_graph_of_many_nodes():
+    class Composite(Softmax):
         @staticmethod
         def apply(x):  # an autograd chain, not one node
-            return x * torch.sigmoid(x)
+            e = torch.exp(x - x.amax(-1, keepdim=True))
+            return e / e.sum(-1, keepdim=True)
 
     with pytest.raises(ExerciseFailed, match="one node"):
-        check_silu_function(Composite)
+        check_fused_softmax(Composite)
 
 
 def _layer_norm_class(backward_x):
@@ -125,7 +106,7 @@ def _right(g, x_hat, inv_std):
 
 
 def test_layer_norm_solution_passes(capsys):
-    check_layer_norm_function(_layer_norm_class(_right))
+    check_fused_layer_norm(_layer_norm_class(_right))
     assert capsys.readouterr().out.startswith("Correct")
 
 
@@ -139,7 +120,7 @@ def test_layer_norm_solution_passes(capsys):
 )
 def test_layer_norm_check_refuses_a_wrong_backward(backward_x):
     with pytest.raises(ExerciseFailed, match="gradient of x"):
-        check_layer_norm_function(_layer_norm_class(backward_x))
+        check_fused_layer_norm(_layer_norm_class(backward_x))
 
 
 def test_layer_norm_check_names_a_missing_gradient():
@@ -152,4 +133,4 @@ def test_layer_norm_check_names_a_missing_gradient():
             return grad_x, grad_w, None, None
 
     with pytest.raises(ExerciseFailed, match="None for bias"):
-        check_layer_norm_function(LayerNormFunction)
+        check_fused_layer_norm(LayerNormFunction)
