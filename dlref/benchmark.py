@@ -9,8 +9,9 @@ and gradients), or one training epoch of a small network in which only the layer
 differs. Before anything is timed, the two outputs are compared, so the table never times two
 different computations.
 
-The time of a step is the median of ``torch.utils.benchmark`` measurements (it warms up, picks
-the number of calls per measurement, and synchronises a GPU). The two steps are measured in
+The time of a step is its fastest block of calls in a ``torch.utils.benchmark`` measurement (it
+warms up, picks the number of calls per block, and synchronises a GPU): load from other work on
+the machine only ever adds time. The two steps are measured in
 turn, ``rounds`` times, so that a machine that slows down slows both; the ratio reported is
 
 $$
@@ -107,7 +108,7 @@ class Result:
     case: Case
     eager: tuple[float, float, float]  # (median, low, high) of ours / torch
     compiled: tuple[float, float, float] | None  # the same under torch.compile
-    torch_ms: float  # the median time of PyTorch's step, in milliseconds
+    torch_ms: float  # PyTorch's step, the median over the rounds, in milliseconds
     difference: float
 
     @property
@@ -372,10 +373,12 @@ CASES: list[Case] = [
 
 # --8<-- [start:time]
 def _time(step: Step, min_run_time: float) -> float:
-    """The median seconds of one call of ``step``, warmed up, on this process's thread count."""
+    """The seconds of one call of ``step`` in its fastest block of calls, warmed up, on this
+    process's thread count: other work on the machine only ever adds time, so the fastest block
+    is the least disturbed."""
     step()  # warm-up: allocations, lazy initialisation, a compiled step's compilation
     timer = Timer("step()", globals={"step": step}, num_threads=torch.get_num_threads())
-    return timer.blocked_autorange(min_run_time=min_run_time).median
+    return min(timer.blocked_autorange(min_run_time=min_run_time).times)
 
 
 def _ratios(times: list[tuple[float, float]]) -> tuple[float, float, float]:

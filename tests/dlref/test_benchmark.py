@@ -94,3 +94,32 @@ def test_the_pages_table_lists_every_case_and_meets_or_explains_each_target():
 
 def test_the_page_includes_the_table():
     assert '--8<-- "benchmarks/cpu.md"' in PAGE.read_text()
+
+
+def _ratios() -> dict[str, tuple[float, float | None]]:
+    """Each case's (eager, compiled) median ratio in the page's table."""
+    ratios = {}
+    for name, row in _rows(TABLE.read_text()).items():
+        eager, compiled = (cell.split("×")[0] for cell in row[3:5])
+        ratios[name] = (float(eager), None if compiled == "—" else float(compiled))
+    return ratios
+
+
+def test_the_claims_the_page_makes_about_its_table():
+    """What the page's sections say of the table, with the thresholds they state."""
+    r = _ratios()
+    activations = ["relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid"]
+    assert all(r[name][0] > 1.5 for name in activations), "eager activations: several times"
+    for name in ["gelu", "elu", "softmax", "log_softmax"]:
+        assert r[name][1] <= 2.3, f"{name}: compiled to about 2x or less"
+    for name in ["sigmoid", "silu", "tanh"]:
+        assert r[name][1] > 2.5, f"{name}: compiled, still several times"
+    for name in ["relu", "leaky_relu"]:
+        assert r[name][1] >= 0.9 * r[name][0], f"{name}: compiling did not help"
+    for name in ["BatchNorm1d(512)", "BatchNorm2d(32)", "LayerNorm(512)"]:
+        assert 4.5 < r[name][0] < 12 and 1.5 < r[name][1] < 2, name
+    assert r["digits CNN, one epoch"][0] < r["Conv2d(16, 32, 3), im2col"][0] / 2
+    assert r["LSTM(64, 128)"][1] < r["LSTM(64, 128)"][0] / 2
+    for name in ["SGD, momentum 0.9", "RMSprop", "Adam", "AdamW"]:
+        assert 0.8 < r[name][0] < 1.2, f"{name}: the same speed as PyTorch's"
+    assert 0.9 < r["small GPT, one epoch"][0] < 1.1, "the GPT's epoch: within a few percent"
