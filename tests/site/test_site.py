@@ -3,9 +3,10 @@ link, anchor or image is broken."""
 
 import doctest
 import importlib
+import os
 import re
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 import pytest
 from bs4 import BeautifulSoup
@@ -146,9 +147,23 @@ def test_notebook_pages_link_other_pages_by_their_urls(built_site):
                 assert (target / "index.html").exists(), f"{page.name}: broken link {link}"
 
 
-def _target(page: Path, reference: str) -> tuple[Path, str]:
-    """The file a relative link or image of ``page`` points at, and the anchor it names."""
+MKDOCS_YML = Path(__file__).resolve().parents[2] / "mkdocs.yml"
+
+
+def _target(page: Path, reference: str, site: Path) -> tuple[Path, str]:
+    """The file a link or image of ``page`` points at, and the anchor it names.
+
+    An absolute path (``404.html`` uses them: it is served at any address) starts with the path of
+    ``site_url``, where the site's root is.
+    """
     path, _, anchor = unquote(reference.split("?")[0]).partition("#")
+    if path.startswith("/"):
+        default = re.search(r'^site_url:.*"(https?://[^"]+)"', MKDOCS_YML.read_text(), re.M)[1]
+        base = urlparse(os.environ.get("DLREF_SITE_URL") or default).path
+        if not path.startswith(base):
+            return site / "missing" / path.lstrip("/"), anchor  # outside the site: broken
+        target = (site / path.removeprefix(base)).resolve()
+        return (target / "index.html" if target.is_dir() else target), anchor
     target = (page.parent / path).resolve() if path else page
     return (target / "index.html" if target.is_dir() else target), anchor
 
@@ -172,7 +187,7 @@ def test_no_broken_link_anchor_or_image_on_the_site(built_site):
         for reference, kind in references:
             if re.match(r"[a-z]+:", reference):  # another host, mailto:, data:
                 continue
-            target, anchor = _target(page, reference)
+            target, anchor = _target(page, reference, site)
             checked += 1
             where = f"{page.relative_to(site)}: {kind} {reference!r}"
             if not target.is_file() or not target.is_relative_to(site):
