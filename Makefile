@@ -31,7 +31,7 @@ serve: setup
 ## (spread over one process per CPU; the pages' run times and the total are reported at the end)
 ## PYTEST_ARGS adds pytest options, e.g. PYTEST_ARGS='-m "not site" --shard 2/3' for one CI shard
 test: setup /usr/bin/chromium
-	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 ## build: the static site for hosting, in site/
 build: setup

@@ -5,9 +5,11 @@ their ``python`` blocks as a test of its own (and their ``sh``/``bash`` blocks a
 so commands that are not meant to run are fenced ``shell`` or ``text``).
 """
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
 from _pytest.doctest import DoctestItem
 from pytest_codeblocks.plugin import MarkdownFile
 
@@ -30,6 +32,20 @@ def pytest_collect_file(file_path: Path, parent):
     if file_path.resolve() not in PLAIN_MARKDOWN:
         return collectors
     return [MarkdownFile.from_parent(parent, path=file_path)]
+
+
+def pytest_configure(config):
+    """Give each pytest-xdist worker its share of the CPUs, in its own threads and its children's.
+
+    PyTorch starts as many threads as the machine has CPUs. With one worker per CPU, each
+    worker's threads wait on CPUs the other workers hold: on 2 CPUs, a small network's training
+    steps then take over 30 times as long as on one thread (measured: 15.6 s against 0.46 s).
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        threads = max(1, (os.cpu_count() or 1) // int(workers))
+        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # for the processes tests start
 
 
 def pytest_collection_modifyitems(items):

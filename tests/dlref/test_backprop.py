@@ -173,7 +173,7 @@ def test_trains_to_95_percent_on_two_moons():
     x_np, y_np = make_moons(n_samples=512, noise=0.2, random_state=0)
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)  # (512, 2) float64, (512,) int64
     mlp = ManualMLP([2, 16, 16, 2], "tanh", generator=torch.Generator().manual_seed(0))
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a busy machine slows the clock, not the work
     first_loss = None
     for _ in range(500):  # full-batch gradient descent
         loss, dlogits = softmax_cross_entropy(mlp.forward(x), y)
@@ -182,7 +182,7 @@ def test_trains_to_95_percent_on_two_moons():
     accuracy = (mlp.predict(x) == y).double().mean().item()
     assert accuracy >= 0.95, f"training accuracy {accuracy:.3f}"
     assert loss.item() < 0.3 * first_loss
-    assert time.perf_counter() - start < 10.0
+    assert time.process_time() - start < 10.0
 
 
 # -- errors --------------------------------------------------------------------------------------

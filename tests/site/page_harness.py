@@ -176,9 +176,8 @@ def page_runs(request) -> dict[str, pages.PageRun]:
 def pytest_collection_modifyitems(config, items):
     """Run the site tests after the pages, so the build reuses the runs the pages just made.
 
-    Under ``--dist loadgroup`` the tests of a site module that opens the site in a browser stay
-    on one worker, which pays for their module's browser visit once. With ``--shard K/N``, only
-    the items of the K-th share of the files are kept (see ``shard_files``).
+    With ``--shard K/N``, only the items of the K-th share of the files are kept (see
+    ``shard_files``).
     """
     shard = shard_of(config.getoption("shard"))
     if shard:
@@ -186,12 +185,6 @@ def pytest_collection_modifyitems(config, items):
         config.hook.pytest_deselected(items=[item for item in items if item.path not in keep])
         items[:] = [item for item in items if item.path in keep]
     items.sort(key=lambda item: item.get_closest_marker("site") is not None)
-    for item in items:
-        if item.get_closest_marker("site") and item.module.__name__ in GROUPED_MODULES:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
-
-
-GROUPED_MODULES = {"tests.site.test_browser", "tests.site.test_navigation"}
 
 
 def shard_files(files: list[Path], k: int, n: int) -> set[Path]:

@@ -1,10 +1,12 @@
 """The built site in a real headless Chromium, with no network but localhost."""
 
+import dataclasses
 import re
 
 import pytest
 
 from tests.site.browser import offline_page, serve
+from tests.site.conftest import made_once
 from tests.site.layout import WIDTHS, Survey, survey
 from tests.site.page_harness import page_files
 from tests.site.site_build import html_page_for
@@ -19,9 +21,10 @@ COLOUR_PAGES = frozenset(
 )
 
 
-@pytest.fixture(scope="module")
-def site_survey(built_site) -> Survey:
-    """One visit to every page of the site: its math, accessibility, and layout at each width."""
+@pytest.fixture(scope="session")
+def site_survey(built_site, tmp_path_factory, worker_id) -> Survey:
+    """One visit to every page of the site: its math, accessibility, and layout at each width
+    (once for all the workers)."""
     urls = [
         str(html_page_for(page, built_site.directory).parent.relative_to(built_site.directory))
         .replace(".", "", 1)
@@ -29,8 +32,15 @@ def site_survey(built_site) -> Survey:
         + "/"
         for page in page_files()
     ]
-    return survey(
-        built_site.directory, [url.lstrip("/") for url in urls], colour_pages=COLOUR_PAGES
+    return made_once(
+        "survey",
+        tmp_path_factory,
+        worker_id,
+        make=lambda _: survey(
+            built_site.directory, [url.lstrip("/") for url in urls], colour_pages=COLOUR_PAGES
+        ),
+        record=dataclasses.asdict,
+        restore=lambda fields, _: Survey(**fields),
     )
 
 
