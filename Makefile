@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup serve test build bench page lint format screenshot clean
+.PHONY: setup serve test build bench audit page lint format screenshot clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ build: setup
 ## compiled; prints the table and writes it to benchmarks/<device>.md, which the page "How fast is dlref?" shows
 bench: setup
 	$(BIN)/python -m dlref.benchmark --output benchmarks/$$($(BIN)/python -c 'import dlref; print(dlref.get_device().type)').md
+
+## audit: build the site, then measure it as a static host serves it (gzip): Lighthouse on each kind of
+## page (mobile >= 95, desktop >= 98), axe-core on every page in light and dark mode; prints a table
+audit: build /usr/bin/chromium
+	$(BIN)/python -m tests.site.audit site
 
 ## page: start a new topic page from templates/page.md and add it to nav: make page NAME=section/topic
 page: setup
