@@ -13,7 +13,8 @@ For every page with Python blocks the build
 
 A notebook page (``docs/**/*.ipynb``, rendered by mkdocs-jupyter) runs the same way, cell by cell:
 mkdocs-jupyter renders a copy of it whose outputs are what this run printed and drew (committed
-outputs never reach the site), under the same install line, script and notebook download.
+outputs never reach the site), under the same install line, script and notebook download; its
+figures are shown from PNG files beside the page, as on a Markdown page, not inlined in the HTML.
 
 It also serves KaTeX's stylesheet and fonts from the site itself (``hooks/math.py`` renders the
 math at build time), and keeps raw TeX out of search previews.
@@ -168,7 +169,7 @@ def _add_companions(page_file: File, files, config) -> None:
         rendered.parent.mkdir(parents=True, exist_ok=True)
         rendered.write_text(notebook.rendered_notebook(text, blocks, run), encoding="utf-8")
         page_file.abs_src_path = str(rendered)
-    for output in [] if is_notebook(page_file) or run is None else run.outputs:
+    for output in [] if run is None else run.outputs:  # a notebook page's too: see below
         for number, figure in enumerate(output.figures, start=1):
             uri = _figure_uri(page_file.src_uri, output.line, number)
             files.append(File.generated(config, uri, content=base64.b64decode(figure["png"])))
@@ -397,7 +398,8 @@ def _page_links(html_text: str, page, files) -> str:
 
 
 def _notebook_page_content(html_text: str, page, config, files) -> str:
-    """Put the install box under a notebook page's summary; give its figures their alt text.
+    """Put the install box under a notebook page's summary; give its figures their alt text and
+    show them from the figure files beside the page.
 
     The notebook's own links are resolved first: the box's links are already page URLs.
     """
@@ -413,9 +415,18 @@ def _notebook_page_content(html_text: str, page, config, files) -> str:
     if summary_end >= 0:
         at = summary_end + len("</p>")
         html_text = html_text[:at] + box_html + html_text[at:]
-    alts = [figure["alt"] for output in (run.outputs if run else []) for figure in output.figures]
-    for alt in alts:
-        html_text = html_text.replace(NO_ALT, f'alt="{html.escape(alt, quote=True)}"', 1)
+    for output in run.outputs if run else []:
+        for number, figure in enumerate(output.figures, start=1):
+            alt = html.escape(figure["alt"], quote=True)
+            html_text = html_text.replace(NO_ALT, f'alt="{alt}"', 1)
+            # The figure's PNG file, not the notebook's inline copy: a page of inline images is
+            # one large download before anything shows; files load as the reader scrolls.
+            # (The lightbox's link to the full-size image, added by mkdocs-glightbox, too.)
+            uri = posixpath.relpath(_figure_uri(page.file.src_uri, output.line, number), folder)
+            inline = f"data:image/png;base64,{figure['png']}"
+            html_text = html_text.replace(
+                f'src="{inline}"', f'src="{uri}" loading="lazy" decoding="async"', 1
+            ).replace(inline, uri)
     return html_text
 
 

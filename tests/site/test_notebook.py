@@ -1,6 +1,7 @@
 """Pages marked ``notebook: true`` come as notebooks holding exactly the code the harness ran."""
 
 import json
+import re
 import textwrap
 
 import nbformat
@@ -114,6 +115,23 @@ def test_site_serves_the_notebook_it_links(page, built_site):
     assert f'download="" href="{name}"' in html
     served = json.loads((html_file.parent / name).read_text(encoding="utf-8"))
     assert served["nbformat"] == 4
+
+
+@pytest.mark.site
+@pytest.mark.parametrize("page", NOTEBOOK_SOURCES, ids=lambda path: path.stem)
+def test_a_notebook_page_shows_its_figures_from_files_and_only_the_css_it_uses(page, built_site):
+    """Neither its images nor JupyterLab's whole stylesheet are inlined (hooks/page_load.py)."""
+    html_file = html_page_for(page, built_site.directory)
+    html = html_file.read_text(encoding="utf-8")
+    assert "data:image/png" not in html
+    images = re.findall(r'<img [^>]*src="([^"]+\.png)"', html)
+    assert images, f"{page.name} shows no figure"
+    for src in images:
+        assert (html_file.parent / src).is_file(), f"{page.name}: {src} is not on the site"
+    assert html.count('loading="lazy"') >= len(images)
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", html, re.S)
+    assert sum(map(len, styles)) < 60_000, "JupyterLab's stylesheet should be cut to what is used"
+    assert ".jp-OutputArea" in "".join(styles)
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_SOURCES, ids=lambda path: path.stem)
