@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import tinycss2  # with mkdocs-jupyter: nbconvert needs bleach[css], which needs tinycss2
+import tinycss2
 
 GLIGHTBOX_SCRIPT = re.compile(r'<script src="[^"]*assets/javascripts/glightbox\.min\.js"></script>')
 GLIGHTBOX_INIT = '<script id="init-glightbox">'
