@@ -40,7 +40,13 @@ def _first_result(page, query: str) -> str:
     """Type ``query`` into the search box; the address of the first result."""
     box = page.locator("input.md-search__input")
     box.click()
-    box.fill(query)
+    # Once Material's search worker has built its index (slow on a busy machine), type as a
+    # reader does: Material searches on key presses (``keyup``), not on a value set by script.
+    page.wait_for_function(
+        "!document.querySelector('.md-search-result__meta').textContent.includes('Initializing')",
+        timeout=120_000,
+    )
+    box.press_sequentially(query)
     first = page.locator(".md-search-result__item a").first
     first.wait_for(state="attached")
     return first.get_attribute("href")
