@@ -50,14 +50,31 @@ def _one_node(output: object, name: str) -> torch.Tensor:
     return output
 
 
-def _gradients(output: torch.Tensor, inputs: list[torch.Tensor], upstream: torch.Tensor, name):
+def _assert_gradients_match(
+    output: torch.Tensor,
+    expected: torch.Tensor,
+    inputs: dict[str, torch.Tensor],
+    name: str,
+    described: str,
+    **tolerance: float,
+) -> None:
+    """The answer's gradients of ``inputs`` (named) equal autograd's through ``expected``, for
+    one random upstream gradient."""
+    generator = torch.Generator().manual_seed(1)
+    upstream = torch.randn(output.shape, generator=generator, dtype=output.dtype)
+    tensors = list(inputs.values())
     try:
-        return torch.autograd.grad(output, inputs, upstream, allow_unused=True)
+        got = torch.autograd.grad(output, tensors, upstream, allow_unused=True)
     except Exception as exc:
         raise ExerciseFailed(
             f"{name}'s backward raised {type(exc).__name__}: {exc}; it returns one gradient "
             f"per input of forward (None for a number such as eps)"
         ) from exc
+    wanted = torch.autograd.grad(expected, tensors, upstream)
+    for input_name, g, w in zip(inputs, got, wanted, strict=True):
+        if g is None:
+            raise ExerciseFailed(f"{name}'s backward returned None for {input_name}")
+        assert_close(g, w, f"gradient of {input_name}, {described}", **tolerance)
 
 
 def check_fused_softmax(answer: type[torch.autograd.Function]) -> None:
@@ -85,12 +102,7 @@ def check_fused_softmax(answer: type[torch.autograd.Function]) -> None:
         output = _one_node(call(softmax.apply, x, what=f"{name}.apply({described})"), name)
         expected = torch.softmax(x, dim=-1)
         assert_close(output, expected, f"{name}.apply, value, {described}", rtol=1e-10)
-        upstream = torch.randn(x.shape, generator=generator, dtype=torch.float64)
-        (got,) = _gradients(output, [x], upstream, name)
-        (wanted,) = torch.autograd.grad(expected, x, upstream)
-        if got is None:
-            raise ExerciseFailed(f"{name}'s backward returned None for x")
-        assert_close(got, wanted, f"gradient of x, {described}", rtol=1e-10, atol=1e-12)
+        _assert_gradients_match(output, expected, {"x": x}, name, described, rtol=1e-10, atol=1e-12)
     passed("softmax", "one autograd node, with the values and gradients of torch.softmax")
 
 
@@ -121,16 +133,10 @@ def check_fused_layer_norm(answer: type[torch.autograd.Function]) -> None:
         weight = (1 + torch.randn(d, **f64)).requires_grad_()
         bias = torch.randn(d, **f64).requires_grad_()
         x = x.requires_grad_()
-        inputs = [x, weight, bias]
         what = f"{name}.apply({described}, weight, bias, eps={eps:g})"
         output = _one_node(call(layer_norm.apply, x, weight, bias, eps, what=what), name)
         expected = F.layer_norm(x, (d,), weight, bias, eps)
         assert_close(output, expected, f"{name}.apply, value, {described}", rtol=1e-8, atol=1e-9)
-        upstream = torch.randn(x.shape, **f64)
-        got = _gradients(output, inputs, upstream, name)
-        wanted = torch.autograd.grad(expected, inputs, upstream)
-        for input_name, g, w in zip(("x", "weight", "bias"), got, wanted, strict=True):
-            if g is None:
-                raise ExerciseFailed(f"{name}'s backward returned None for {input_name}")
-            assert_close(g, w, f"gradient of {input_name}, {described}", rtol=1e-8, atol=1e-9)
+        inputs = {"x": x, "weight": weight, "bias": bias}
+        _assert_gradients_match(output, expected, inputs, name, described, rtol=1e-8, atol=1e-9)
     passed("layer norm", "one autograd node, with the values and gradients of F.layer_norm")
