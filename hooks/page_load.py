@@ -10,14 +10,22 @@ site, served as a static host serves it). Once a page's HTML is final (``on_post
 - A page whose opening (before its first section heading) holds a formula preloads KaTeX's upright
   and italic fonts: the formula is laid out with them from the first paint, instead of once with
   a fallback font and again, shifting the text around it, when the fonts arrive.
-- Material's startup restyles the whole page less often:
-  - Instant navigation, once the page is styled, makes every relative link absolute, stylesheets
-    included, and a changed stylesheet restyles the whole page. ``hooks/page_head.js``, at the end
-    of the head, makes them absolute before the body is parsed.
-  - The palette stylesheet loses its rule for ``[data-md-color-switching]`` (no transitions while
-    the palette changes). Material sets that attribute on the body at every page load and removes
-    it a frame later, and a rule on the body's descendants makes each of the two restyle the whole
-    page. Without it, switching to dark mode fades some colours over a quarter of a second.
+- Material's start-up restyles the whole page twice instead of five or six times (measured in
+  Chromium's invalidation tracking; ``tests/site/test_page_load.py`` watches for the old causes):
+  - The bundle swaps the root's class ``no-js`` for ``js`` and the focus-visible polyfill adds
+    ``js-focus-visible``; any change to the root's class attribute restyles every element (the
+    stylesheet has rules such as ``table:not([class]) td``). Instant navigation makes every
+    relative link absolute, and a stylesheet link changed restyles the whole page.
+    ``hooks/page_head.js``, at the end of the head, makes all three changes before the body is
+    parsed, when they cost nothing, and leaves the bundle nothing to change.
+  - After the build, the palette stylesheet loses its rule for ``[data-md-color-switching]`` (no
+    transitions while the palette changes). Material sets that attribute on the body at every
+    page load and removes it a frame later, and a rule on the body's descendants makes each of
+    the two restyle the whole page. Without it, switching to dark mode fades some colours over a
+    quarter of a second.
+  - The two restyles left come from the palette's ``<meta name="color-scheme">``, which the
+    bundle adds and then fills in: Chromium restyles the whole document at every change to such
+    a tag, even to the value it had.
 - Every code block can take the keyboard's focus from the start (``tabindex="0"``), so a reader
   without a mouse can scroll it sideways. Material gives a block that overflows its ``tabindex``
   when it sets the block up, which ``content.lazy`` (``mkdocs.yml``) puts off until the block
