@@ -33,7 +33,7 @@ site, served as a static host serves it). Once a page's HTML is final (``on_post
   screen.
 - Code loses the Pygments ``<span>`` around names and whitespace (``n``, ``w``): Material draws a
   name in the colour of plain code and whitespace in none, so the page looks the same with a
-  fifth fewer elements (6,843 to 5,524 on the heaviest topic page), and each time the browser
+  fifth fewer elements (6,843 to 5,525 on the heaviest topic page), and each time the browser
   restyles the page it has less to do.
 - A notebook page keeps, of the stylesheets mkdocs-jupyter inlines in it (the whole of
   JupyterLab's, 0.58 MB, in every notebook page), only the rules whose classes and ids occur on
