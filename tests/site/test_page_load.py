@@ -155,18 +155,22 @@ def _style_invalidations(page, url: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.site
-def test_material_starting_up_does_not_restyle_the_whole_page_for_links_or_transitions(
+def test_material_starting_up_does_not_restyle_the_whole_page_for_classes_links_or_transitions(
     built_site,
 ):
-    """Each of these restyled the heaviest topic page whole (hooks/page_load.py): instant
-    navigation rewriting the stylesheet links, and the palette's ``data-md-color-switching``
-    with its rule for every element under the body."""
+    """Each of these restyled the heaviest topic page whole (hooks/page_load.py): the bundle
+    changing the root's classes, instant navigation rewriting the stylesheet links, and the
+    palette's ``data-md-color-switching`` with its rule for every element under the body."""
     url = page_types(built_site.directory)["topic (heaviest)"]
     with serve(built_site.directory) as base_url, offline_page(base_url) as (page, blocked):
         page.set_viewport_size({"width": 390, "height": 800})
         invalidations = _style_invalidations(page, base_url + url)
     assert not blocked
     assert invalidations, "no invalidation was traced: is the tracing category still there?"
+    root = [
+        why for element, why in invalidations if element.startswith("HTML") and "subtree" in why
+    ]
+    assert not root, f"/{url}: a change to the root's class restyled the whole page: {root}"
     stylesheets = [why for element, why in invalidations if element.startswith("LINK")]
     assert not stylesheets, f"/{url}: a <link> changed after the page was styled: {stylesheets}"
     body = [why for element, why in invalidations if element == "BODY" and "subtree" in why]
