@@ -43,6 +43,13 @@ that were already used, so the resumed run continues exactly where the first one
 
 Run it on one machine with ``torchrun --standalone --nproc-per-node=2 -m dlref.distributed``
 (``--help`` lists the options); without ``torchrun`` it runs as a single process.
+
+**Leaving cleanly.** ``DistributedDataParallel`` imports ``torch._dynamo`` on first use, and in
+torch 2.14 that import, made while a process group exists, keeps ten references to the group. Then
+``destroy_process_group`` cannot free it: gloo's threads outlive ``main`` and run into the
+interpreter's shutdown, where a rank now and then aborts (``terminate called without an active
+exception``) after its work is done. This module imports ``torch._dynamo`` before any group
+exists, so the group is freed and its threads joined inside ``main``.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch._dynamo  # noqa: F401  (before any process group: see below)
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP

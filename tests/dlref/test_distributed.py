@@ -124,6 +124,31 @@ def test_two_gloo_processes_under_torchrun_equal_one_process_on_the_combined_bat
     assert max_gap(final["model"], weights[-1]) < 1e-14
 
 
+LEFTOVER_THREADS = """
+import os, sys
+from dlref.distributed import main
+main(sys.argv[1:])
+tasks = [f"/proc/self/task/{task}/comm" for task in os.listdir("/proc/self/task")]
+print(sorted(name for name in (open(task).read().strip() for task in tasks) if "gloo" in name))
+"""
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task"), reason="lists threads through Linux's /proc"
+)
+def test_main_leaves_no_gloo_thread_behind(tmp_path):
+    """A fresh interpreter, as under torchrun: after ``main`` the group is gone with its threads
+    (they were left running into the interpreter's shutdown, where a rank sometimes aborted)."""
+    path = data_file(tmp_path, n=40)
+    options = ["--data", path, "--steps", "2", "--batch-size", "8", "--out", "run"]
+    env = {name: value for name, value in os.environ.items() if name not in ("RANK", "WORLD_SIZE")}
+    env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    command = [sys.executable, "-c", LEFTOVER_THREADS, *options]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout
+
+
 def test_errors_name_the_caller_and_say_what_came(group, tmp_path):
     path = data_file(tmp_path, n=20)
     with pytest.raises(ValueError, match="train_ddp expects steps >= 1, got 0"):
