@@ -45,7 +45,7 @@ Run it on one machine with ``torchrun --standalone --nproc-per-node=2 -m dlref.d
 (``--help`` lists the options); without ``torchrun`` it runs as a single process.
 
 **Leaving cleanly.** ``DistributedDataParallel`` imports ``torch._dynamo`` on first use, and in
-torch 2.14 that import, made while a process group exists, keeps ten references to the group. Then
+torch 2.14 that import, made while a process group exists, keeps references to the group. Then
 ``destroy_process_group`` cannot free it: gloo's threads outlive ``main`` and run into the
 interpreter's shutdown, where a rank now and then aborts (``terminate called without an active
 exception``) after its work is done. This module imports ``torch._dynamo`` before any group
