@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch._dynamo  # noqa: F401  (before any process group: see below)
+import torch._dynamo  # noqa: F401  (before any process group: "Leaving cleanly" above)
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
